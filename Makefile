@@ -1,0 +1,40 @@
+# Two commands a new user needs:
+#   make run    set up .venv (CPU torch) and run the default job (RouterDC, MiniLM, k-means K=64)
+#   make test   set up .venv and run the test suite (what CI runs)
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Released outcomes: ../shared/data next to the checkout unless AVENGERS_DATA_DIR says otherwise.
+export AVENGERS_DATA_DIR ?= $(abspath $(CURDIR)/../shared/data)
+
+.PHONY: setup run test test-fast sweep-demo tables bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/avengers-run $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+tables: setup
+	$(BIN)/avengers-tables --runs outputs --out results
+
+bench: setup
+	$(BIN)/python benchmarks/bench_default_job.py
+
+clean:
+	rm -rf outputs multirun

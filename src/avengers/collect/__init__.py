@@ -1,0 +1,1 @@
+"""Collect stage: generate answers from candidate models on the benchmarks and grade them into outcomes."""

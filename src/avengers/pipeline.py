@@ -1,0 +1,144 @@
+"""The recipe as one function: outcomes -> split -> embed -> cluster -> route -> vote -> evaluate.
+
+Each stage takes the previous stage's artefact; the Hydra entry (run.py) only composes
+configs, tracks and writes files.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from avengers.cluster.methods import ClusterFit, fit_cached
+from avengers.embed.cache import CachedEmbedder, text_key
+from avengers.evaluate.metrics import averages, benchmark_scores, predictions_frame, total_costs
+from avengers.evaluate.routers import Voter, baseline_results, routed_result, single_model_results
+from avengers.evaluate.views import QueryView, make_view
+from avengers.io import stable_hash
+from avengers.outcomes import load_outcomes
+from avengers.provenance import data_checksums, git_commit, package_versions
+from avengers.route.router import AvengersRouter, score_clusters
+from avengers.split import make_splits
+
+log = logging.getLogger(__name__)
+
+# Config keys that do not change results: excluded from the config hash.
+NON_RESULT_KEYS = ("tracking", "paths", "skip_existing")
+
+
+@dataclass
+class JobResult:
+    metrics: dict[str, Any]
+    predictions: pd.DataFrame
+    stats: dict[str, Any] = field(default_factory=dict)  # counters for benchmarks (not in metrics)
+
+
+def config_hash(cfg: DictConfig) -> str:
+    c = OmegaConf.to_container(cfg, resolve=True)
+    return stable_hash({k: v for k, v in c.items() if k not in NON_RESULT_KEYS})
+
+
+def calibration_scores(view: QueryView, kinds) -> np.ndarray:
+    """(M,) each model's calibration score: mean over ID benchmarks of its per-benchmark mean."""
+    per = [view.mean_score[idx].mean(axis=0) for b, idx in view.bench_index().items() if kinds[b] == "id"]
+    return np.mean(per, axis=0)
+
+
+def fit_router(cfg: DictConfig, calib: QueryView, e_cal: np.ndarray, kinds, embedder_id: str,
+               seed: int, cache_dir: str | None, costs: np.ndarray | None) -> tuple[AvengersRouter, ClusterFit, bool]:
+    method = instantiate(cfg.clustering)
+    inputs = {"embedder": embedder_id, "calib": stable_hash([text_key(t) for t in calib.queries["query"]])}
+    fit, cached = fit_cached(method, e_cal, seed, inputs, cache_dir)
+    stats = score_clusters(fit.labels, calib.mean_score, fit.n_clusters, calib.models, costs)
+    router = instantiate(cfg.router).fit(fit, stats, calibration_scores(calib, kinds))
+    return router, fit, cached
+
+
+def run_job(cfg: DictConfig) -> JobResult:
+    seed = int(cfg.seed)
+    table = load_outcomes(cfg.data)
+    splits = make_splits(table, cfg.data, seed)
+    models = table.models
+    calib = make_view(splits.calib, models)
+    test = make_view(splits.test, models)
+    log.info("%d calibration and %d test queries, %d models, benchmarks %s",
+             calib.n, test.n, len(models), dict(splits.kinds))
+
+    # 1. embed (content-addressed cache: a rerun embeds nothing)
+    embedder = instantiate(cfg.embedder)
+    embedder.fit(list(calib.queries["query"]))
+    cached = CachedEmbedder(embedder, f"{cfg.paths.cache_dir}/embeddings")
+    e_cal = cached(list(calib.queries["query"]))
+    e_test = cached(list(test.queries["query"]))
+
+    # 2-3. cluster the calibration queries, score models per cluster, route
+    cal_costs = calib.first_cost if table.has_cost else None
+    router, fit, fit_cached_hit = fit_router(cfg, calib, e_cal, splits.kinds, embedder.identity, seed,
+                                             cfg.paths.cache_dir, cal_costs)
+    ranking = router.rank(e_test)
+
+    # 4. vote (single-model baselines use the same strategy), 5. evaluate
+    ens = OmegaConf.to_container(cfg.ensemble, resolve=True)
+    voter = None if ens.get("name", "direct") == "direct" else Voter(test, ens)
+    singles = single_model_results(test, voter)
+    overall = calibration_scores(calib, splits.kinds)
+    best_single = int(np.lexsort((np.arange(len(models)), -overall))[0])
+    results = {"avengers": routed_result(test, ranking, router.top_n, voter)}
+    results.update(baseline_results(test, singles, best_single, test.bench_index()))
+    results.update({f"model:{m}": r for m, r in zip(models, singles)})
+
+    per_bench = benchmark_scores(results, test, splits.kinds)
+    notes = []
+    if voter is not None and voter.n_expected:
+        notes.append(
+            f"ensemble={voter.name}: {voter.n_expected} of {voter.n_votes} votes had no answers to count "
+            f"(this source records scores only); those report the expected score over samples, not a vote."
+        )
+        log.warning(notes[-1])
+    if table.dropped_queries:
+        notes.append(f"data.missing=drop_query removed queries lacking some model: {dict(table.dropped_queries)}")
+
+    # Calibration (in-sample) scores of the same routers: the K-sweep's calibration curve.
+    cal_rank = router.rank(e_cal)
+    idx = np.arange(calib.n)
+    cal_results = {
+        "avengers": calib.mean_score[idx, cal_rank[:, 0]],
+        "best_single": calib.mean_score[:, best_single],
+        "random": calib.mean_score.mean(axis=1),
+        "oracle": calib.mean_score.max(axis=1),
+    }
+    cal_bench = {
+        b: {"split": "id", "n_calib": int(len(ix)), "scores": {k: float(v[ix].mean() * 100) for k, v in cal_results.items()}}
+        for b, ix in calib.bench_index().items()
+    }
+    metrics = {
+        "benchmarks": per_bench,
+        "averages": averages(per_bench),
+        "calibration": {"benchmarks": cal_bench, "averages": averages(cal_bench)},
+        "selection": {
+            "best_single": models[best_single],
+            "n_clusters": fit.n_clusters,
+            "routable_clusters": int(len(router.centers)),
+            "pool": [models[i] for i in router.pool],
+        },
+        "notes": notes,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "config_hash": config_hash(cfg),
+        "provenance": {
+            "git_commit": git_commit(),
+            "packages": package_versions(),
+            "data": data_checksums(table.files, cfg.data.get("root")),
+            "data_source": table.source,
+        },
+    }
+    cost = total_costs(results)
+    if cost:
+        metrics["cost"] = cost
+    stats = {"n_embedded": cached.n_embedded, "n_cached": cached.n_cached, "clustering_cached": fit_cached_hit}
+    return JobResult(metrics=metrics, predictions=predictions_frame(results, test), stats=stats)

@@ -1,0 +1,196 @@
+"""`avengers-tables`: paper tables and figures from finished job folders (never reruns a job).
+
+    avengers-tables --runs outputs/routerdc_table5_clustering --runs 'outputs/routerdc_*' \\
+        --out results [--suite routerdc] [--table table5_clustering] [--wandb offline]
+
+Writes, per (suite, table) found in the jobs' config.experiment:
+    <out>/<suite>/<table>.md  .csv  .tex  .sources.json   (+ .png .pdf for figure tables)
+Every write is atomic; the same runs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from avengers.errors import AvengersError
+from avengers.io import atomic_write_bytes, atomic_write_json, dump_json
+from avengers.report import figures as figs
+from avengers.report import tables as tbl
+from avengers.report.aggregate import group
+from avengers.report.collect import DEFAULT_IGNORED_KEYS, FailedJob, discover
+
+UNPLACED = "failed_jobs.json"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+@dataclass
+class Report:
+    specs: list[dict[str, Any]] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    failed: list[FailedJob] = field(default_factory=list)  # all failed jobs, placed or not
+    unplaced: list[FailedJob] = field(default_factory=list)  # failed jobs with unknown suite/table
+
+
+def _safe(name: str, what: str) -> str:
+    if not _NAME.match(name) or name in (".", ".."):
+        raise AvengersError(f"config.experiment.{what} {name!r} cannot be used as a file name (letters, digits, _ . + -).")
+    return name
+
+
+def run(
+    runs: list[str],
+    out: str | Path = "results",
+    suite: str | None = None,
+    tables: list[str] | None = None,
+    root: str | Path | None = None,
+    decimals: int = 2,
+    figures: bool = True,
+    wandb_mode: str = "disabled",
+    wandb_project: str = "avengers",
+    ignore: tuple[str, ...] = (),
+    log: TextIO | None = None,
+) -> Report:
+    """Collect, aggregate and write every table; returns what was written. Raises AvengersError."""
+    log = log if log is not None else sys.stderr
+    out = Path(out)
+    jobs, failed = discover(runs, root)
+    if suite is not None:
+        jobs = [j for j in jobs if j.suite == suite]
+        failed = [f for f in failed if f.suite in (suite, None)]
+    if tables:
+        jobs = [j for j in jobs if j.table in tables]
+        failed = [f for f in failed if f.table in (*tables, None)]
+    if not jobs and not any(f.suite for f in failed):
+        where = f" of suite {suite!r}" if suite else ""
+        where += f" for table(s) {', '.join(tables)}" if tables else ""
+        if not failed:
+            raise AvengersError(f"No finished jobs{where} below {', '.join(map(str, runs))}.")
+    groups, unplaced = group(jobs, failed, DEFAULT_IGNORED_KEYS + tuple(ignore))
+
+    # Build everything before writing anything: an error leaves results/ untouched.
+    report = Report(failed=list(failed), unplaced=list(unplaced))
+    planned: list[tuple[Path, bytes]] = []
+    for g in groups:
+        spec = json.loads(dump_json(tbl.build(g)))  # exactly what the sidecar (and the notebook) sees
+        base = out / _safe(g.suite, "suite") / _safe(g.table, "table")
+        planned += [
+            (base.with_name(base.name + ".sources.json"), dump_json(spec).encode("utf-8")),
+            (base.with_name(base.name + ".md"), tbl.render_md(spec, decimals).encode("utf-8")),
+            (base.with_name(base.name + ".csv"), tbl.render_csv(spec).encode("utf-8")),
+            (base.with_name(base.name + ".tex"), tbl.render_tex(spec, decimals).encode("utf-8")),
+        ]
+        if figures:
+            rendered = figs.render(spec)
+            if rendered is not None:
+                png, pdf = rendered
+                planned += [(base.with_name(base.name + ".png"), png), (base.with_name(base.name + ".pdf"), pdf)]
+            elif spec.get("figure"):
+                print(f"[avengers-tables] {g.suite}/{g.table}: no data for its figure, none drawn.", file=log)
+        report.specs.append(spec)
+
+    for path, data in planned:
+        atomic_write_bytes(path, data)
+        report.files.append(path)
+    if unplaced:
+        path = out / UNPLACED
+        atomic_write_json(path, {"failed": [f.to_dict() for f in unplaced],
+                                 "note": "job folders whose metrics.json and .hydra/config.yaml name no "
+                                         "experiment.suite/table, so they belong to no table"})
+        report.files.append(path)
+
+    for spec in report.specs:
+        print(f"[avengers-tables] {spec['suite']}/{spec['table']}: {len(spec['rows'])} rows from "
+              f"{spec['n_jobs']} job(s), {len(spec['failed'])} failed -> {out / spec['suite'] / spec['table']}.*",
+              file=log)
+        for w in spec["warnings"]:
+            print(f"[avengers-tables]   warning: {w}", file=log)
+    for f in sorted(report.failed, key=lambda f: f.output_dir):
+        where = f"{f.suite}/{f.table}" if f.suite else "no table"
+        print(f"[avengers-tables] FAILED job {f.output_dir} ({where}): {f.reason}", file=log)
+
+    if wandb_mode != "disabled":
+        upload_wandb(report, out, wandb_mode, wandb_project)
+    return report
+
+
+def upload_wandb(report: Report, out: Path, mode: str, project: str) -> None:
+    """One W&B run per suite (job_type=tables, group=suite) with the files as a `results` artifact."""
+    import wandb  # lazy: only when tracking is on
+
+    by_suite: dict[str, list[dict[str, Any]]] = {}
+    for spec in report.specs:
+        by_suite.setdefault(spec["suite"], []).append(spec)
+    for suite, specs in sorted(by_suite.items()):
+        run = wandb.init(project=project, job_type="tables", group=suite, name=f"tables-{suite}", mode=mode,
+                         config={"suite": suite, "tables": [s["table"] for s in specs]})
+        exit_code = 1
+        try:
+            art = wandb.Artifact(name=f"{suite}-results", type="results",
+                                 metadata={"tables": [s["table"] for s in specs],
+                                           "n_jobs": {s["table"]: s["n_jobs"] for s in specs}})
+            suite_dir = out / suite
+            for path in report.files:
+                if path.parent == suite_dir:
+                    art.add_file(str(path), name=f"{suite}/{path.name}")
+            logged = {}
+            for spec in specs:
+                columns, data = tbl.wandb_rows(spec)
+                art.add(wandb.Table(columns=columns, data=data), spec["table"])
+                logged[spec["table"]] = wandb.Table(columns=columns, data=data)
+            run.log(logged)
+            run.log_artifact(art)
+            exit_code = 0
+        finally:
+            run.finish(exit_code=exit_code)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="avengers-tables",
+        description="Paper tables (.md/.csv/.tex) and figures (.png/.pdf) from finished avengers-run jobs. "
+        "Never reruns a job; jobs without a usable metrics.json are listed as failed.",
+    )
+    p.add_argument("--runs", nargs="+", action="extend", required=True, metavar="DIR",
+                   help="run/sweep output folders, metrics.json files or globs (repeatable); searched recursively")
+    p.add_argument("--out", default="results", help="output root; files go to <out>/<suite>/<table>.* (default: results)")
+    p.add_argument("--suite", default=None, help="only jobs of this config.experiment.suite")
+    p.add_argument("--table", dest="tables", action="append", default=None,
+                   help="only this config.experiment.table (repeatable)")
+    p.add_argument("--root", default=None,
+                   help="paths in the sidecars are relative to this folder (default: the current directory)")
+    p.add_argument("--decimals", type=int, default=2, help="decimals of scores in .md/.tex (default 2)")
+    p.add_argument("--no-figures", dest="figures", action="store_false", help="skip .png/.pdf figures")
+    p.add_argument("--ignore-key", dest="ignore", action="append", default=[],
+                   help="config key (dotted prefix) allowed to differ within a cell, besides seed and "
+                        f"{', '.join(DEFAULT_IGNORED_KEYS)} (repeatable)")
+    p.add_argument("--wandb", choices=["disabled", "offline", "online"], default="disabled",
+                   help="upload tables and figures as a W&B artifact (default: disabled)")
+    p.add_argument("--wandb-project", default="avengers")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 when any job failed")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        report = run(
+            args.runs, args.out, suite=args.suite, tables=args.tables, root=args.root, decimals=args.decimals,
+            figures=args.figures, wandb_mode=args.wandb, wandb_project=args.wandb_project, ignore=tuple(args.ignore),
+        )
+    except AvengersError as e:
+        print(f"avengers-tables: error: {e}", file=sys.stderr)
+        return 2
+    if args.strict and report.failed:
+        print(f"avengers-tables: {len(report.failed)} job(s) failed (--strict).", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

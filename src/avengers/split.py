@@ -1,0 +1,109 @@
+"""Calibration / test protocol: which queries calibrate the router and which test it.
+
+Rules: a split fixed by the data is kept; otherwise each benchmark is split on its own with
+`test_size`, seeded by (seed, benchmark) so adding a benchmark does not reshuffle the others;
+OOD benchmarks (`data.ood`) go entirely to test and never enter calibration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from avengers.errors import ConfigError, did_you_mean
+from avengers.outcomes.schema import OutcomeTable
+
+
+@dataclass(frozen=True)
+class Splits:
+    calib: pd.DataFrame  # outcome rows of calibration queries (ID benchmarks only)
+    test: pd.DataFrame  # outcome rows of test queries (ID and OOD)
+    kinds: Mapping[str, str] = field(default_factory=dict)  # benchmark -> "id" | "ood"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", MappingProxyType(dict(self.kinds)))
+
+    @property
+    def models(self) -> list[str]:
+        return sorted(self.test["model"].unique())
+
+
+def rng_for(seed: int, *parts: str) -> np.random.Generator:
+    """An RNG stream per (seed, purpose, benchmark): independent of iteration order."""
+    digest = hashlib.sha256(":".join([str(seed), *parts]).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def _subsample(ids: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    return np.sort(rng.choice(ids, size=n, replace=False)) if n < len(ids) else ids
+
+
+def make_splits(table: OutcomeTable, cfg: Mapping[str, Any], seed: int) -> Splits:
+    df = table.df
+    known = table.benchmarks
+    chosen = list(cfg.get("benchmarks") or known)
+    ood = list(cfg.get("ood") or [])
+    for name in chosen + ood:
+        if name not in known:
+            raise ConfigError(
+                f"Unknown benchmark {name!r} in data.benchmarks/data.ood.{did_you_mean(name, known)} "
+                f"This data has: {', '.join(known)}."
+            )
+    ood = [b for b in ood if b in chosen]
+    test_size = float(cfg.get("test_size", 0.3))
+    if not 0 < test_size < 1:
+        raise ConfigError(f"data.test_size={test_size} must be in (0, 1).")
+    frac = float(cfg.get("calibration_fraction", 1.0))
+    if not 0 < frac <= 1:
+        raise ConfigError(f"data.calibration_fraction={frac} must be in (0, 1].")
+    cap = cfg.get("max_queries_per_benchmark")
+
+    calib_keys, test_keys, kinds = [], [], {}
+    for bench in sorted(chosen):
+        rows = df[df["benchmark"] == bench]
+        q = rows.drop_duplicates("query_id")[["query_id", "split"]].sort_values("query_id")
+        ids = q["query_id"].to_numpy()
+        if bench in ood:
+            kinds[bench] = "ood"
+            train, test = np.array([], dtype=object), ids
+        else:
+            kinds[bench] = "id"
+            fixed = q["split"].notna()
+            if fixed.all():
+                train = q.loc[q["split"] == "train", "query_id"].to_numpy()
+                test = q.loc[q["split"] == "test", "query_id"].to_numpy()
+            elif not fixed.any():
+                perm = rng_for(seed, "split", bench).permutation(len(ids))
+                n_test = int(np.ceil(test_size * len(ids)))
+                test, train = np.sort(ids[perm[:n_test]]), np.sort(ids[perm[n_test:]])
+            else:
+                raise ConfigError(
+                    f"Benchmark {bench!r} fixes the split for some queries but not others; "
+                    f"give every query a split or none."
+                )
+            if len(train) == 0:
+                raise ConfigError(
+                    f"Benchmark {bench!r} has no calibration (train) queries. List it in data.ood "
+                    f"to use it as an out-of-distribution test set, or drop it from data.benchmarks."
+                )
+            if len(test) == 0:
+                raise ConfigError(f"Benchmark {bench!r} has no test queries; drop it from data.benchmarks.")
+            if frac < 1:
+                train = _subsample(train, max(1, int(round(frac * len(train)))), rng_for(seed, "calib_fraction", bench))
+        if cap:
+            train = _subsample(train, int(cap), rng_for(seed, "cap-train", bench))
+            test = _subsample(test, int(cap), rng_for(seed, "cap-test", bench))
+        calib_keys += [(bench, i) for i in train]
+        test_keys += [(bench, i) for i in test]
+
+    idx = pd.MultiIndex.from_frame(df[["benchmark", "query_id"]])
+    calib = df[idx.isin(pd.MultiIndex.from_tuples(calib_keys, names=["benchmark", "query_id"]))] if calib_keys else df.iloc[:0]
+    test = df[idx.isin(pd.MultiIndex.from_tuples(test_keys, names=["benchmark", "query_id"]))]
+    if calib.empty:
+        raise ConfigError("No calibration queries: every selected benchmark is OOD. Keep at least one in-distribution benchmark.")
+    return Splits(calib=calib.reset_index(drop=True), test=test.reset_index(drop=True), kinds=kinds)
