@@ -15,6 +15,7 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from avengers.cluster.auto import select_k
 from avengers.cluster.methods import ClusterFit, fit_cached
 from avengers.embed.cache import CachedEmbedder, text_key
 from avengers.evaluate.metrics import averages, benchmark_scores, predictions_frame, total_costs
@@ -23,6 +24,7 @@ from avengers.evaluate.views import QueryView, make_view
 from avengers.io import stable_hash
 from avengers.outcomes import load_outcomes
 from avengers.provenance import data_checksums, git_commit, package_versions
+from avengers.route.ensemble import RouterEnsemble
 from avengers.route.router import AvengersRouter, score_clusters
 from avengers.split import make_splits
 
@@ -50,14 +52,33 @@ def calibration_scores(view: QueryView, kinds) -> np.ndarray:
     return np.mean(per, axis=0)
 
 
-def fit_router(cfg: DictConfig, calib: QueryView, e_cal: np.ndarray, kinds, embedder_id: str,
-               seed: int, cache_dir: str | None, costs: np.ndarray | None) -> tuple[AvengersRouter, ClusterFit, bool]:
-    method = instantiate(cfg.clustering)
-    inputs = {"embedder": embedder_id, "calib": stable_hash([text_key(t) for t in calib.queries["query"]])}
-    fit, cached = fit_cached(method, e_cal, seed, inputs, cache_dir)
-    stats = score_clusters(fit.labels, calib.mean_score, fit.n_clusters, calib.models, costs)
-    router = instantiate(cfg.router).fit(fit, stats, calibration_scores(calib, kinds))
-    return router, fit, cached
+class RouterFactory:
+    """Fits Avengers routers on one calibration set; K and seed can vary (auto K, ensembles)."""
+
+    def __init__(self, cfg: DictConfig, calib: QueryView, e_cal: np.ndarray, kinds, embedder_id: str,
+                 costs: np.ndarray | None) -> None:
+        self.cfg, self.calib, self.e_cal, self.costs = cfg, calib, e_cal, costs
+        self.overall = calibration_scores(calib, kinds)
+        self.inputs = {"embedder": embedder_id, "calib": stable_hash([text_key(t) for t in calib.queries["query"]])}
+        self.cache_dir = cfg.paths.cache_dir
+        self.cv: dict[int, float] | None = None
+
+    def method(self, k: int):
+        return instantiate(self.cfg.clustering, n_clusters=int(k))
+
+    def choose_k(self, seed: int) -> int:
+        auto = self.cfg.auto_k
+        k, self.cv = select_k(self.e_cal, self.calib.mean_score, self.calib.models, self.overall, self.method,
+                              lambda: instantiate(self.cfg.router), list(auto.candidates), seed,
+                              folds=int(auto.folds), inputs_key=self.inputs, cache_dir=self.cache_dir)
+        return k
+
+    def fit(self, k: int | str, seed: int) -> tuple[AvengersRouter, ClusterFit, bool]:
+        if k == "auto":
+            k = self.choose_k(seed)
+        fit, cached = fit_cached(self.method(k), self.e_cal, seed, self.inputs, self.cache_dir)
+        stats = score_clusters(fit.labels, self.calib.mean_score, fit.n_clusters, self.calib.models, self.costs)
+        return instantiate(self.cfg.router).fit(fit, stats, self.overall), fit, cached
 
 
 def run_job(cfg: DictConfig) -> JobResult:
@@ -78,18 +99,25 @@ def run_job(cfg: DictConfig) -> JobResult:
     e_test = cached(list(test.queries["query"]))
 
     # 2-3. cluster the calibration queries, score models per cluster, route
-    cal_costs = calib.first_cost if table.has_cost else None
-    router, fit, fit_cached_hit = fit_router(cfg, calib, e_cal, splits.kinds, embedder.identity, seed,
-                                             cfg.paths.cache_dir, cal_costs)
+    factory = RouterFactory(cfg, calib, e_cal, splits.kinds, embedder.identity,
+                            calib.first_cost if table.has_cost else None)
+    router, fit, fit_cached_hit = factory.fit(cfg.clustering.n_clusters, seed)
+    extra_rankings = {}
+    if cfg.extras.get("auto_k") and cfg.clustering.n_clusters != "auto":
+        extra_rankings["avengers_auto"] = factory.fit("auto", seed)[0].rank(e_test)
+    ens = cfg.extras.get("cluster_ensemble")
+    if ens:
+        members = [factory.fit(int(k), int(s))[0] for k in ens.n_clusters for s in ens.seeds]
+        extra_rankings["avengers_ensemble"] = RouterEnsemble(members).rank(e_test)
     ranking = router.rank(e_test)
 
     # 4. vote (single-model baselines use the same strategy), 5. evaluate
     ens = OmegaConf.to_container(cfg.ensemble, resolve=True)
     voter = None if ens.get("name", "direct") == "direct" else Voter(test, ens)
     singles = single_model_results(test, voter)
-    overall = calibration_scores(calib, splits.kinds)
-    best_single = int(np.lexsort((np.arange(len(models)), -overall))[0])
+    best_single = int(np.lexsort((np.arange(len(models)), -factory.overall))[0])
     results = {"avengers": routed_result(test, ranking, router.top_n, voter)}
+    results.update({k: routed_result(test, r, router.top_n, voter) for k, r in extra_rankings.items()})
     results.update(baseline_results(test, singles, best_single, test.bench_index()))
     results.update({f"model:{m}": r for m, r in zip(models, singles)})
 
@@ -126,6 +154,7 @@ def run_job(cfg: DictConfig) -> JobResult:
             "n_clusters": fit.n_clusters,
             "routable_clusters": int(len(router.centers)),
             "pool": [models[i] for i in router.pool],
+            "auto_k_cv": {str(k): v for k, v in factory.cv.items()} if factory.cv else None,
         },
         "notes": notes,
         "config": OmegaConf.to_container(cfg, resolve=True),

@@ -68,10 +68,12 @@ def test_sigkill_and_rerun_equals_uninterrupted_run(fake_server, standin, tmp_pa
     assert after_first < after_second < TOTAL
     assert not (work / "out.jsonl").exists()
 
+    time.sleep(0.5)  # requests the killed client left in flight finish on the server side
     srv.requests.clear()
     p = subprocess.run(cli() + ovr, env=env(), capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-3000:]
     # only what was missing was generated, and nothing twice
+    assert f"{TOTAL - after_second} of {TOTAL} samples to generate" in p.stdout + p.stderr
     assert len(srv.requests) == TOTAL - after_second
     assert (work / "out.jsonl").read_bytes() == reference
     with GenerationStore(db) as a, GenerationStore(ref_dir / "generations.sqlite") as b:

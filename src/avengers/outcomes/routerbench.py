@@ -63,7 +63,10 @@ def _read(path: Path, split: str, query_mode: str) -> pd.DataFrame:
                     answer = str(val[0]) if isinstance(val, list) and val else str(val)
                 cost = row.get(f"{m}|total_cost", "")
                 cost_v = float(cost) if cost not in ("", None) else math.nan
-                recs.append((row["eval_name"].replace("-", "_"), row["sample_id"], query, m, 0, float(cell), answer, cost_v, split))
+                # sample_id is not unique in the release (7 repeats inside arc_challenge_train, 6 ids
+                # reused across train and test with other questions): prefix split and row.
+                qid = f"{split}-{i:05d}:{row['sample_id']}"
+                recs.append((row["eval_name"].replace("-", "_"), qid, query, m, 0, float(cell), answer, cost_v, split))
     return pd.DataFrame.from_records(
         recs, columns=["benchmark", "query_id", "query", "model", "sample", "score", "answer", "cost", "split"]
     )
