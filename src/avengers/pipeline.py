@@ -113,7 +113,7 @@ def run_job(cfg: DictConfig) -> JobResult:
 
     # 4. vote (single-model baselines use the same strategy), 5. evaluate
     ens = OmegaConf.to_container(cfg.ensemble, resolve=True)
-    voter = None if ens.get("name", "direct") == "direct" else Voter(test, ens)
+    voter = None if (ens.get("strategy") or ens.get("name", "direct")) == "direct" else Voter(test, ens)
     singles = single_model_results(test, voter)
     best_single = int(np.lexsort((np.arange(len(models)), -factory.overall))[0])
     results = {"avengers": routed_result(test, ranking, router.top_n, voter)}

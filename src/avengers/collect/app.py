@@ -114,7 +114,8 @@ def _generate_missing(
             for r in batch:
                 if r.sample not in asked.get((r.benchmark, r.query_id), ()):
                     raise BackendError(
-                        f"backend {backend.name!r} returned sample {r.sample} of {r.benchmark}/{r.query_id}, which was not asked for."
+                        f"backend {backend.name!r} returned sample {r.sample} of {r.benchmark}/{r.query_id}, "
+                        "which was not asked for."
                     )
                 recs.append(
                     StoredSample(

@@ -1,8 +1,9 @@
 """Resumable generation store: every sample is generated once, kept across killed runs.
 
 SQLite in WAL mode, one row per sample, primary key (model, benchmark, query_id, params_hash,
-sample, seed); rows go in with ``INSERT ... ON CONFLICT DO NOTHING`` (INSERT OR IGNORE for the key only) inside one transaction per batch, so a batch
-is either all stored or not at all, and storing the same sample twice is a no-op. A run killed
+sample, seed); rows go in with ``INSERT ... ON CONFLICT DO NOTHING`` (INSERT OR IGNORE, for the
+key only) inside one transaction per batch, so a batch is either all stored or not at all, and
+storing the same sample twice is a no-op. A run killed
 at any point, rerun, ends with exactly the samples an uninterrupted run would have.
 
 ``params_hash`` (:func:`request_hash`) covers everything that changes what one sample is drawn
@@ -103,7 +104,10 @@ class GenerationStore:
             self._con.execute("COMMIT")
             (version,) = self._con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as e:
-            raise AvengersError(f"generation store {str(self.path)!r} is not a usable SQLite file ({e}); move it away or set store=<new path>.") from e
+            raise AvengersError(
+                f"generation store {str(self.path)!r} is not a usable SQLite file ({e}); "
+                "move it away or set store=<new path>."
+            ) from e
         if int(version) != SCHEMA_VERSION:
             raise AvengersError(
                 f"generation store {str(self.path)!r} has schema version {version}, this code writes {SCHEMA_VERSION}; "

@@ -63,9 +63,11 @@ class EmbeddingCache:
 class CachedEmbedder:
     """Embeds only texts the cache has not seen; counts how many it had to embed."""
 
-    def __init__(self, embedder: Embedder, cache_dir: str | Path) -> None:
+    def __init__(self, embedder: Embedder, cache_dir: str | Path, chunk_size: int = 1024, progress: bool = True) -> None:
         self.embedder = embedder
         self.cache_dir = Path(cache_dir)
+        self.chunk_size = int(chunk_size)
+        self.progress = progress
         self.n_embedded = 0
         self.n_cached = 0
 
@@ -78,9 +80,17 @@ class CachedEmbedder:
             if missing:
                 by_key = dict(zip(keys, texts))
                 log.info("embedding %d new texts with %s (%d cached)", len(missing), self.embedder.name, len(have))
-                vecs = self.embedder.encode([by_key[k] for k in missing])
-                cache.put(missing, vecs)
-                have.update(zip(missing, np.asarray(vecs, dtype=np.float32)))
+                # Chunks go to the cache as they finish: an interrupted run resumes where it stopped.
+                from tqdm.auto import tqdm
+
+                with tqdm(total=len(missing), desc=f"embed [{self.embedder.name}]", unit="text",
+                          disable=not self.progress) as bar:
+                    for i in range(0, len(missing), self.chunk_size):
+                        chunk = missing[i : i + self.chunk_size]
+                        vecs = np.asarray(self.embedder.encode([by_key[k] for k in chunk]), dtype=np.float32)
+                        cache.put(chunk, vecs)
+                        have.update(zip(chunk, vecs))
+                        bar.update(len(chunk))
             self.n_embedded += len(missing)
             self.n_cached += len(set(keys)) - len(missing)
             return np.stack([have[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)

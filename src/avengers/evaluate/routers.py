@@ -34,8 +34,10 @@ class Voter:
 
         self.view = view
         self.name = ens.get("name", "direct")
-        kwargs = {k: v for k, v in ens.items() if k not in ("name", "normalizer", "default_normalizer", "normalizers")}
-        self.strategy = build_strategy(self.name, **kwargs)
+        # `strategy` lets one registered strategy appear under several config names (e.g. top-3 pooling).
+        skip = ("name", "strategy", "normalizer", "default_normalizer", "normalizers")
+        kwargs = {k: v for k, v in ens.items() if k not in skip}
+        self.strategy = build_strategy(ens.get("strategy") or self.name, **kwargs)
         self.n_samples = ens.get("n_samples")
         rows = view.rows.sort_values(["qi", "mi", "sample"], kind="mergesort")
         self.samples: list[dict[str, list]] = [dict() for _ in range(view.n)]

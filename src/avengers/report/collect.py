@@ -8,6 +8,8 @@ dropped, and never stop the other jobs from being tabulated.
 
 from __future__ import annotations
 
+import dataclasses
+
 import glob
 import json
 import math
@@ -225,6 +227,10 @@ def discover(runs: list[str], root: str | os.PathLike | None = None) -> tuple[li
     for d in dirs:
         item = load_job(d, root_path)
         (jobs if isinstance(item, Job) else failed).append(item)
+        if isinstance(item, Job):
+            # One job can feed several tables (Table 2 ID and Table 3 OOD come from the same runs).
+            for extra in get_dotted(item.config, "experiment.also", None) or []:
+                jobs.append(dataclasses.replace(item, table=str(extra)))
     jobs.sort(key=lambda j: j.output_dir)
     failed.sort(key=lambda f: f.output_dir)
     return jobs, failed

@@ -102,6 +102,7 @@ class OpenAIBackend:
         self.extra_body = dict(extra_body or {})
         self._transport = transport
         self._n_ok: dict[str, bool] = {}  # learned per model when supports_n is "auto"
+        self._in_flight = 0
         self.stats: dict[str, float] = {}
         self.reset_stats()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing as mp
+import os
 import queue
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -76,8 +77,22 @@ def engine_kwargs(
     return kw
 
 
-def _worker(out_q: Any, payload: str) -> None:
+def _die_with_parent() -> None:
+    """Linux: get SIGKILL when the parent dies (a killed collect run must not leave a GPU job behind)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker(out_q: Any, payload: str, parent_pid: int | None = None) -> None:
     """Runs in a fresh process: load the model once, generate chunk by chunk, report as JSON."""
+    _die_with_parent()
+    if parent_pid is not None and os.getppid() != parent_pid:  # the parent died before prctl
+        return
     try:
         job = json.loads(payload)
         t0 = time.perf_counter()
@@ -85,6 +100,7 @@ def _worker(out_q: Any, payload: str) -> None:
 
         llm = vllm.LLM(**job["engine"])
         load_s = time.perf_counter() - t0
+        out_q.put(json.dumps({"kind": "loaded", "load_s": load_s}))
         s = job["sampling"]
         gen_s = 0.0
         n_tokens = 0
@@ -92,6 +108,8 @@ def _worker(out_q: Any, payload: str) -> None:
         subs = job["subrequests"]
         chunk = int(job["chunk_size"])
         for i in range(0, len(subs), chunk):
+            if parent_pid is not None and os.getppid() != parent_pid:
+                return  # nobody left to store the results
             part = subs[i : i + chunk]
             params = [
                 vllm.SamplingParams(
@@ -191,11 +209,11 @@ class VLLMBackend:
         ctx = mp.get_context("spawn")
         out_q = ctx.Queue()
         # not a daemon: vLLM starts worker processes of its own
-        proc = ctx.Process(target=_worker, args=(out_q, payload), name=f"vllm-{model.name}", daemon=False)
+        proc = ctx.Process(target=_worker, args=(out_q, payload, os.getpid()), name=f"vllm-{model.name}", daemon=False)
         proc.start()
         done = False
         t_start = time.perf_counter()
-        got_any = False
+        loaded = False
         try:
             while True:
                 try:
@@ -207,11 +225,16 @@ class VLLMBackend:
                             "without reporting; see its log above (out of GPU memory? is vllm installed: "
                             "pip install -e '.[vllm]')."
                         ) from None
-                    if not got_any and time.perf_counter() - t_start > self.startup_timeout_s:
-                        raise BackendError(f"the vLLM process for {model.name!r} produced nothing in {self.startup_timeout_s:.0f}s.")
+                    if not loaded and time.perf_counter() - t_start > self.startup_timeout_s:
+                        raise BackendError(
+                            f"the vLLM process for {model.name!r} did not load the model in {self.startup_timeout_s:.0f}s "
+                            "(backend.startup_timeout_s)."
+                        ) from None
                     continue
-                got_any = True
-                if msg["kind"] == "chunk":
+                if msg["kind"] == "loaded":
+                    loaded = True
+                    log.info("vLLM loaded %s (%s) in %.1fs", model.name, model.hf_id, msg["load_s"])
+                elif msg["kind"] == "chunk":
                     yield [
                         SampleResult(
                             benchmark=b, query_id=q, sample=int(s), text=t,

@@ -1,0 +1,70 @@
+"""Content-addressed embedding cache: a text is embedded once per embedder identity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from avengers.embed.cache import CachedEmbedder, EmbeddingCache
+from avengers.embed.tfidf import TfidfSvdEmbedder
+
+
+class Counting:
+    name = "counting"
+
+    def __init__(self, identity="counting-v1", fail_after=None):
+        self._id, self.calls, self.fail_after = identity, [], fail_after
+
+    @property
+    def identity(self):
+        return self._id
+
+    def fit(self, texts):
+        pass
+
+    def encode(self, texts):
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise KeyboardInterrupt("simulated interruption")
+        self.calls.append(list(texts))
+        return np.array([[len(t), t.count("a"), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_rerun_embeds_nothing_and_vectors_are_identical(tmp_path):
+    texts = ["alpha", "beta", "alpha", "gamma"]
+    e = Counting()
+    first = CachedEmbedder(e, tmp_path)(texts)
+    assert sum(map(len, e.calls)) == 3  # the duplicate is embedded once
+    e2 = Counting()
+    ce = CachedEmbedder(e2, tmp_path)
+    again = ce(texts)
+    assert e2.calls == [] and ce.n_embedded == 0 and ce.n_cached == 3
+    np.testing.assert_array_equal(first, again)
+
+
+def test_identity_is_part_of_the_key(tmp_path):
+    CachedEmbedder(Counting("model-A"), tmp_path)(["x"])
+    other = Counting("model-B")
+    CachedEmbedder(other, tmp_path)(["x"])
+    assert other.calls == [["x"]]
+
+
+def test_interrupted_embedding_resumes_from_finished_chunks(tmp_path):
+    texts = [f"text {i}" for i in range(10)]
+    broken = Counting(fail_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        CachedEmbedder(broken, tmp_path, chunk_size=3, progress=False)(texts)
+    assert len(EmbeddingCache(tmp_path, "counting-v1")) == 6  # two chunks made it
+    resumed = Counting()
+    CachedEmbedder(resumed, tmp_path, chunk_size=3, progress=False)(texts)
+    assert sum(map(len, resumed.calls)) == 4
+
+
+def test_tfidf_identity_depends_on_the_calibration_corpus():
+    a, b = TfidfSvdEmbedder(n_components=2), TfidfSvdEmbedder(n_components=2)
+    a.fit(["one two", "two three", "three four"])
+    b.fit(["one two", "two three", "five six"])
+    assert a.identity != b.identity
+    v = a.encode(["one two three"])
+    assert v.shape == (1, 2) and np.isclose(np.linalg.norm(v), 1.0)
+    with pytest.raises(RuntimeError, match="fit"):
+        _ = TfidfSvdEmbedder().identity

@@ -1,0 +1,56 @@
+"""Every experiment config composes, its sweep names real groups and keys, and it runs on a
+tiny subset of the real data (smoke test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from avengers.run import CONF_DIR
+from conftest import run_cli
+
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+
+def test_there_are_experiments():
+    assert {"table2_main", "table4_embedders", "table5_clustering", "table6_ensemble", "fig2_n_models",
+            "fig3_k_sweep", "data_efficiency", "pareto_cost"} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_composes_and_sweeps_real_keys(name):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"experiment={name}"], return_hydra_config=True)
+        exp = cfg.experiment
+        assert exp.suite and exp.table and cfg.name == name
+        params = cfg.hydra.sweeper.params
+        assert "seed" in params and len(str(params.seed).split(",")) >= 5, "tables need >= 5 seeds"
+        for key, values in params.items():
+            if (CONF_DIR / key).is_dir():
+                for v in str(values).split(","):
+                    assert (CONF_DIR / key / f"{v}.yaml").exists(), f"{name}: {key}={v} has no config"
+            else:
+                assert OmegaConf.select(cfg, key, default="__absent__") != "__absent__", f"{name}: {key} not in config"
+        for key in exp.vary:
+            assert OmegaConf.select(cfg, key, default="__absent__") != "__absent__"
+        # Every sweep point composes.
+        for key, values in params.items():
+            for v in str(values).split(","):
+                compose(config_name="config", overrides=[f"experiment={name}", f"{key}={v}"])
+
+
+TINY = ["embedder=tfidf", "embedder.n_components=16", "clustering.n_clusters=3",
+        "data.max_queries_per_benchmark=30", "extras.auto_k=false", "extras.cluster_ensemble=null"]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_runs_on_a_tiny_subset(name, tmp_path, data_root, shared_cache):
+    run_cli([f"experiment={name}", *TINY], cache=shared_cache, out=tmp_path, data_root=data_root)
+    m = json.loads(next(Path(tmp_path).rglob("metrics.json")).read_text())
+    assert m["config"]["experiment"]["table"] and m["averages"]["id"]["avengers"] >= 0
