@@ -49,3 +49,14 @@ def run_cli(args: list[str], *, cache: Path, out: Path, data_root: Path | None =
     if check and proc.returncode != 0:
         raise AssertionError(f"avengers-run {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
+
+
+def compose_cfg(overrides: list[str], *, cache: Path, data_root: Path):
+    """The job config as `avengers-run` would compose it, for in-process pipeline tests."""
+    from hydra import compose, initialize_config_dir
+
+    from avengers.run import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=[
+            "tracking=disabled", f"paths.cache_dir={cache}", f"paths.data_root={data_root}", *overrides])

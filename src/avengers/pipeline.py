@@ -23,6 +23,7 @@ from avengers.evaluate.routers import Voter, baseline_results, routed_result, si
 from avengers.evaluate.views import QueryView, make_view
 from avengers.io import stable_hash
 from avengers.outcomes import load_outcomes
+from avengers.outcomes.schema import OutcomeTable
 from avengers.provenance import data_checksums, git_commit, package_versions
 from avengers.route.ensemble import RouterEnsemble
 from avengers.route.router import AvengersRouter, score_clusters
@@ -81,9 +82,24 @@ class RouterFactory:
         return instantiate(self.cfg.router).fit(fit, stats, self.overall), fit, cached
 
 
+# Split-side keys of the data config: they do not change what is loaded.
+_SPLIT_KEYS = ("test_size", "benchmarks", "ood", "max_queries_per_benchmark", "calibration_fraction")
+_TABLES: dict[str, OutcomeTable] = {}
+
+
+def load_table(data_cfg: DictConfig) -> OutcomeTable:
+    """Load + validate once per process: jobs of a sweep that share a launcher worker reuse it."""
+    spec = {k: v for k, v in OmegaConf.to_container(data_cfg, resolve=True).items() if k not in _SPLIT_KEYS}
+    key = stable_hash(spec)
+    if key not in _TABLES:
+        _TABLES.clear()
+        _TABLES[key] = load_outcomes(data_cfg)
+    return _TABLES[key]
+
+
 def run_job(cfg: DictConfig) -> JobResult:
     seed = int(cfg.seed)
-    table = load_outcomes(cfg.data)
+    table = load_table(cfg.data)
     splits = make_splits(table, cfg.data, seed)
     models = table.models
     calib = make_view(splits.calib, models)
@@ -107,7 +123,8 @@ def run_job(cfg: DictConfig) -> JobResult:
         extra_rankings["avengers_auto"] = factory.fit("auto", seed)[0].rank(e_test)
     ens = cfg.extras.get("cluster_ensemble")
     if ens:
-        members = [factory.fit(int(k), int(s))[0] for k in ens.n_clusters for s in ens.seeds]
+        # Member seeds derive from the job seed, so the ensemble row varies across seeds like the others.
+        members = [factory.fit(int(k), seed * 1000 + i)[0] for k in ens.n_clusters for i in range(int(ens.n_seeds))]
         extra_rankings["avengers_ensemble"] = RouterEnsemble(members).rank(e_test)
     ranking = router.rank(e_test)
 
