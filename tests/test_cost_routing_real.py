@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from avengers.pipeline import run_job
-from conftest import compose_cfg
+from support import compose_cfg
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

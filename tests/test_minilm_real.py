@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from support import run_cli
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

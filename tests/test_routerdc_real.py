@@ -82,6 +82,7 @@ def test_download_is_checked_against_pinned_hash(tmp_path, monkeypatch, data_roo
     """The download path: a file with the wrong bytes is refused and never cached (no network)."""
     import io
 
+    import avengers.outcomes.download as download
     import avengers.outcomes.routerdc as rdc
 
     good = (data_root / "routerdc" / "humaneval_test.json").read_bytes()
@@ -91,7 +92,7 @@ def test_download_is_checked_against_pinned_hash(tmp_path, monkeypatch, data_roo
         return io.BytesIO(payload)
 
     monkeypatch.setenv("AVENGERS_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(rdc.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(download.urllib.request, "urlopen", fake_urlopen)
     cfg = {"root": None, "download": True}
     payload = good[:-2] + b" ]"
     with pytest.raises(OutcomeError, match="expected 3744fba4"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REPO, run_cli
+from support import REPO, run_cli
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

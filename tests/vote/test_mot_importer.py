@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from avengers.errors import ConfigError, OutcomeError
-from avengers.outcomes import mot
+from avengers.outcomes import download, mot
 from avengers.outcomes.mot import load_mot
 from avengers.outcomes.schema import validate
 
@@ -104,7 +104,7 @@ def test_download_is_checked_and_cached(tmp_path, monkeypatch):
         calls.append(url)
         return io.BytesIO(blob)
 
-    monkeypatch.setattr(mot.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(download.urllib.request, "urlopen", fake_urlopen)
     cfg = {"root": str(tmp_path / "empty"), "files": {"gpt-4": "GPT4_date_cot1.json"}}
     with pytest.raises(OutcomeError, match="SHA-256"):
         load_mot(cfg)

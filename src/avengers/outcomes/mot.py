@@ -19,17 +19,15 @@ against their SHA-256 (`data.download=false` turns that off).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
 from avengers.errors import ConfigError, OutcomeError
-from avengers.io import atomic_write_bytes, sha256_file
+from avengers.io import sha256_file
+from avengers.outcomes.download import data_cache_dir, fetch_pinned
 from avengers.outcomes import SOURCES, RawOutcomes
 from avengers.vote.normalize import NORMALIZERS
 
@@ -55,10 +53,7 @@ RELEASE: dict[str, tuple[str, str]] = {
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("AVENGERS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "avengers"
-    )
-    return Path(base) / "data" / "mot" / COMMIT
+    return data_cache_dir("mot", COMMIT)
 
 
 def locate(filename: str, cfg: Mapping[str, Any]) -> Path:
@@ -83,19 +78,7 @@ def locate(filename: str, cfg: Mapping[str, Any]) -> Path:
             f"MoT file {filename} not found under data root {root!r} (expected {expected}) and downloads are off. "
             f"Set AVENGERS_DATA_DIR / data.root, or data.download=true (fetches {url})."
         )
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r:
-            blob = r.read()
-    except OSError as e:
-        raise OutcomeError(
-            f"MoT file {filename} is not under data root {root!r} and downloading {url} failed ({e}). "
-            f"Download it by hand to {cached} or set AVENGERS_DATA_DIR."
-        ) from None
-    got = hashlib.sha256(blob).hexdigest()
-    if got != sha:
-        raise OutcomeError(f"Downloaded {url} has SHA-256 {got}, expected {sha}; nothing was cached.")
-    atomic_write_bytes(cached, blob)
-    return cached
+    return fetch_pinned(url, cached, sha, hint=f"Download it by hand to {cached} or set AVENGERS_DATA_DIR.")
 
 
 def _gold(rec: Mapping[str, Any], path: Path, i: int) -> str:

@@ -9,16 +9,15 @@ generation files store a pass rate over 10 samples, kept as is; MATH_prealgebra 
 from __future__ import annotations
 
 import json
-import os
 import re
-import urllib.request
 from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
 from avengers.errors import ConfigError, OutcomeError, did_you_mean
-from avengers.io import atomic_write_bytes, sha256_file
+from avengers.io import sha256_file
+from avengers.outcomes.download import data_cache_dir, fetch_pinned
 from avengers.outcomes import SOURCES, RawOutcomes
 
 COMMIT = "0e63989c5bf4363330b8a4616386e3f7f116d9f8"
@@ -75,10 +74,7 @@ def _rule(stem: str, cfg: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("AVENGERS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "avengers"
-    )
-    return Path(base) / "data" / "routerdc" / COMMIT
+    return data_cache_dir("routerdc", COMMIT)
 
 
 def locate(stem: str, cfg: Mapping[str, Any]) -> Path:
@@ -97,24 +93,8 @@ def locate(stem: str, cfg: Mapping[str, Any]) -> Path:
             f"and downloads are off. Set AVENGERS_DATA_DIR / data.root, or data.download=true."
         )
     url = URL.format(commit=COMMIT, file=f"{stem}.json")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r:
-            blob = r.read()
-    except OSError as e:
-        raise OutcomeError(
-            f"RouterDC file {stem}.json is not under data root {root!r} and downloading {url} failed ({e}). "
-            f"Download it by hand into {cached.parent} or set AVENGERS_DATA_DIR."
-        ) from None
-    import hashlib
-
-    got = hashlib.sha256(blob).hexdigest()
-    if stem in SHA256 and got != SHA256[stem]:
-        raise OutcomeError(
-            f"Downloaded {url} has SHA-256 {got}, expected {SHA256[stem]}; nothing was cached. "
-            f"Retry, or place the file from commit {COMMIT} under <data root>/routerdc/ by hand."
-        )
-    atomic_write_bytes(cached, blob)
-    return cached
+    return fetch_pinned(url, cached, SHA256.get(stem), hint=(
+        f"Place the file from commit {COMMIT} under <data root>/routerdc/ by hand, or set AVENGERS_DATA_DIR."))
 
 
 def _read(path: Path, stem: str, bench: str, rule: str, split: str) -> pd.DataFrame:
