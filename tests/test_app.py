@@ -122,3 +122,17 @@ def test_canonical_file_with_ood(tmp_path, data_root, shared_cache):
     assert m["benchmarks"]["mbpp"]["split"] == "ood" and m["benchmarks"]["mbpp"]["n_test"] == 299 + 128
     assert m["benchmarks"]["arc_challenge"]["split"] == "id"
     assert m["cost"]["avengers"] > 0
+
+
+def test_full_routerdc_job_reproduces_every_single_model_score(tmp_path, data_root, shared_cache):
+    """`avengers-run` on the whole release: every model:<name> cell equals the data README's table."""
+    from test_routerdc_real import COLUMNS, README_TABLE
+
+    run_cli(["embedder=tfidf", "embedder.n_components=64", "clustering.n_clusters=16"], cache=shared_cache,
+            out=tmp_path, data_root=data_root)
+    m = json.loads(metrics_path(tmp_path).read_text())
+    for model, row in README_TABLE.items():
+        for bench, expected in zip(COLUMNS, row):
+            assert m["benchmarks"][bench]["scores"][f"model:{model}"] == pytest.approx(expected, abs=0.005 + 1e-9)
+    assert m["benchmarks"]["mmlu"]["n_test"] == 4213 and m["benchmarks"]["ceval"]["n_test"] == 1346
+    assert m["selection"]["best_single"] == "cognitivecomputations/dolphin-2.9-llama3-8b"

@@ -83,7 +83,7 @@ class RouterFactory:
 
 
 # Split-side keys of the data config: they do not change what is loaded.
-_SPLIT_KEYS = ("test_size", "benchmarks", "ood", "max_queries_per_benchmark", "calibration_fraction")
+_SPLIT_KEYS = ("test_size", "benchmarks", "ood", "max_queries_per_benchmark", "subsample_seed", "calibration_fraction")
 _TABLES: dict[str, OutcomeTable] = {}
 
 

@@ -62,6 +62,9 @@ def make_splits(table: OutcomeTable, cfg: Mapping[str, Any], seed: int) -> Split
     if not 0 < frac <= 1:
         raise ConfigError(f"data.calibration_fraction={frac} must be in (0, 1].")
     cap = cfg.get("max_queries_per_benchmark")
+    # The subsample may be pinned apart from the job seed, so that a seed sweep varies the
+    # clustering on one fixed subset (and an expensive embedder embeds it once).
+    sub_seed = seed if cfg.get("subsample_seed") is None else int(cfg.get("subsample_seed"))
 
     calib_keys, test_keys, kinds = [], [], {}
     for bench in sorted(chosen):
@@ -96,8 +99,8 @@ def make_splits(table: OutcomeTable, cfg: Mapping[str, Any], seed: int) -> Split
             if frac < 1:
                 train = _subsample(train, max(1, int(round(frac * len(train)))), rng_for(seed, "calib_fraction", bench))
         if cap:
-            train = _subsample(train, int(cap), rng_for(seed, "cap-train", bench))
-            test = _subsample(test, int(cap), rng_for(seed, "cap-test", bench))
+            train = _subsample(train, int(cap), rng_for(sub_seed, "cap-train", bench))
+            test = _subsample(test, int(cap), rng_for(sub_seed, "cap-test", bench))
         calib_keys += [(bench, i) for i in train]
         test_keys += [(bench, i) for i in test]
 
