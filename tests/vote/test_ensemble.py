@@ -47,15 +47,21 @@ def test_config_files_build(path):
     cfg = yaml.safe_load(path.read_text())
     assert cfg["name"] == path.stem
     assert {"n_samples", "normalizer", "default_normalizer", "normalizers"} <= set(cfg)
-    st = build_strategy(**cfg)  # the normaliser keys are accepted and ignored
-    assert st.name == path.stem
-    assert build_strategy(**OmegaConf.load(path)) == st  # as Hydra hands it over
+    # `strategy` lets a config reuse a registered strategy under another name (multi_model_top3).
+    strategy = cfg.pop("strategy", path.stem)
+    st = build_strategy(**{**cfg, "name": strategy})  # the normaliser keys are accepted and ignored
+    assert st.name == strategy
+    node = OmegaConf.load(path)
+    node.pop("strategy", None)
+    node.name = strategy
+    assert build_strategy(**node) == st  # as Hydra hands it over
     for name in [cfg["default_normalizer"], *cfg["normalizers"].values()]:
         assert name in NORMALIZERS
 
 
 def test_all_five_config_files_exist():
-    assert sorted(p.stem for p in CONF.glob("*.yaml")) == STRATEGIES.names()
+    used = {yaml.safe_load(p.read_text()).get("strategy", p.stem) for p in CONF.glob("*.yaml")}
+    assert sorted(used) == STRATEGIES.names()
 
 
 # --- direct / self-consistency --------------------------------------------------------

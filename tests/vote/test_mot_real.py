@@ -162,7 +162,7 @@ def test_hydra_config_loads(root):
     node = OmegaConf.load(REPO / "conf" / "data" / "mot_date.yaml")
     cfg = OmegaConf.merge({"paths": {"data_root": str(root)}}, {"data": node})
     data = OmegaConf.to_container(cfg.data, resolve=True)
-    assert data["source"] == "mot" and data["score_normalizer"] == "exact" and data["test_size"] == 0.3
+    assert data["source"] == "mot" and data["score_normalizer"] == "date" and data["test_size"] == 0.3
     t = load_outcomes(data)
     assert len(t.df) == 369 * 43
     # the DictConfig itself works too (cfg.get, nested files mapping)
