@@ -62,3 +62,11 @@ def test_multi_model_on_routerbench_arc_beside_single_models(cache, data_root):
     av = r.predictions[r.predictions.router == "avengers"]
     assert (av["model"].str.count(",") == 2).all()  # three models voted on every query
     assert s["avengers"] > s["random"]
+
+
+def test_strategies_vote_over_the_routers_top_n_selection(cache, data_root):
+    args = ["data=routerbench", "data.benchmarks=[arc_challenge]", "embedder=tfidf", "embedder.n_components=64",
+            "clustering.n_clusters=8", "ensemble=multi_model_top3", "router.top_n=2"]
+    r = run_job(compose_cfg(args, cache=cache, data_root=data_root))
+    av = r.predictions[r.predictions.router == "avengers"]
+    assert (av["model"].str.count(",") == 1).all()  # top_n=2 caps the pool of three

@@ -121,10 +121,11 @@ def run_job(cfg: DictConfig) -> JobResult:
     extra_rankings = {}
     if cfg.extras.get("auto_k") and cfg.clustering.n_clusters != "auto":
         extra_rankings["avengers_auto"] = factory.fit("auto", seed)[0].rank(e_test)
-    ens = cfg.extras.get("cluster_ensemble")
-    if ens:
+    cluster_ens = cfg.extras.get("cluster_ensemble")
+    if cluster_ens:
         # Member seeds derive from the job seed, so the ensemble row varies across seeds like the others.
-        members = [factory.fit(int(k), seed * 1000 + i)[0] for k in ens.n_clusters for i in range(int(ens.n_seeds))]
+        members = [factory.fit(int(k), seed * 1000 + i)[0]
+                   for k in cluster_ens.n_clusters for i in range(int(cluster_ens.n_seeds))]
         extra_rankings["avengers_ensemble"] = RouterEnsemble(members).rank(e_test)
     ranking = router.rank(e_test)
 

@@ -80,13 +80,14 @@ def single_model_results(view: QueryView, voter: Voter | None) -> list[RouterRes
 
 
 def routed_result(view: QueryView, ranking: np.ndarray, top_n: int, voter: Voter | None) -> RouterResult:
-    """`ranking`: (n, pool) model indices best first. Under `direct` the top model answers."""
+    """`ranking`: (n, pool) model indices best first; the router selects the first `top_n`,
+    and the ensemble strategy works on those. Under `direct` the top model answers."""
     if voter is None:
         top = ranking[:, 0]
         idx = np.arange(view.n)
         return RouterResult(view.first_score[idx, top], [(view.models[t],) for t in top],
                             view.first_answer[idx, top], view.first_cost[idx, top])
-    res = [voter(i, [view.models[j] for j in ranking[i]]) for i in range(view.n)]
+    res = [voter(i, [view.models[j] for j in ranking[i, :top_n]]) for i in range(view.n)]
     return RouterResult(np.array([v.score for v, _ in res]), [tuple(v.models) for v, _ in res],
                         np.array([v.answer for v, _ in res], dtype=object), np.array([c for _, c in res]))
 
