@@ -91,3 +91,14 @@ def test_canonical_file_source(tmp_path):
     assert t.models == ["a", "b"] and t.benchmarks == ["gsm8k"] and str(p) in t.files
     with pytest.raises(OutcomeError, match="does not exist"):
         load_outcomes({"source": "outcomes", "path": str(tmp_path / "nope.parquet")})
+
+
+def test_missing_answers_stay_none_through_string_dtypes(tmp_path):
+    df = table()
+    df["answer"] = pd.array(["1", None, "2", None, "x", "y"], dtype="string")
+    out = validate(df)
+    assert out["answer"].map(type).map(lambda t: t.__name__).value_counts().to_dict() == {"str": 4, "NoneType": 2}
+    p = tmp_path / "o.parquet"
+    write_outcomes(df, p)
+    back = validate(read_outcomes(p))
+    assert back["answer"].isna().sum() == 2 and all(a is None or isinstance(a, str) for a in back["answer"])

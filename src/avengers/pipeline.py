@@ -143,8 +143,8 @@ def run_job(cfg: DictConfig) -> JobResult:
     notes = []
     if voter is not None and voter.n_expected:
         notes.append(
-            f"ensemble={voter.name}: {voter.n_expected} of {voter.n_votes} votes had no answers to count "
-            f"(this source records scores only); those report the expected score over samples, not a vote."
+            f"ensemble={voter.name}: {voter.n_expected} of {voter.n_votes} votes had no answer to count "
+            f"(the source records only scores there); those report the expected score over samples, not a vote."
         )
         log.warning(notes[-1])
     if table.dropped_queries:

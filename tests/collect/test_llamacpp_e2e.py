@@ -79,3 +79,17 @@ def test_collect_against_llamacpp(base_url, tmp_path):
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
     assert "0 of 24 samples to generate" in p.stdout + p.stderr
     assert out.read_bytes() == before
+
+    # ... and the recipe runs on it: avengers-run data=outcomes, voting over the 3 real samples.
+    import json
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "avengers.run", "tracking=disabled", "data=outcomes", f"data.path={out}",
+         "embedder=tfidf", "clustering.n_clusters=2", "ensemble=self_consistency", "name=llamacpp_e2e"],
+        env={**env(), "AVENGERS_OUTPUT_DIR": str(tmp_path / "runs"), "AVENGERS_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    metrics = json.loads(next((tmp_path / "runs").rglob("metrics.json")).read_text())
+    assert set(metrics["benchmarks"]) == {"arc_challenge", "math500"}
+    assert "model:gemma-3-270m" in metrics["benchmarks"]["math500"]["scores"]

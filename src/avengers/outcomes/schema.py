@@ -56,7 +56,13 @@ class OutcomeTable:
 
 
 def _isnull(v: object) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v))
+    """None, NaN, pd.NA or NaT: every spelling of "missing" the readers produce."""
+    if v is None:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # list-like values are not missing
+        return False
 
 
 def _examples(df: pd.DataFrame, cols: list[str], n: int = 3) -> str:
@@ -110,8 +116,8 @@ def validate(df: pd.DataFrame, *, missing: str = "error", where: str = "outcome 
         )
     out["score"] = score
     if "answer" in df:
-        out["answer"] = [None if _isnull(a) else str(a) for a in df["answer"]]
-        out["answer"] = out["answer"].astype(object)
+        # dtype=object keeps None as None (pandas' string dtype would turn it into NaN).
+        out["answer"] = pd.Series([None if _isnull(a) else str(a) for a in df["answer"]], dtype=object)
     else:
         out["answer"] = pd.Series([None] * len(df), dtype=object)
     if "cost" in df:
