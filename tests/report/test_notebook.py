@@ -59,3 +59,12 @@ def test_notebook_draws_what_is_there_and_names_what_is_missing(tmp_path, monkey
 def test_notebook_runs_without_results(tmp_path, monkeypatch):
     text, images = execute(tmp_path / "empty", monkeypatch, tmp_path)
     assert "No tables found" in text and images == 0
+
+
+def test_notebook_on_the_committed_results(tmp_path, monkeypatch):
+    """The real, committed results/ of the RouterDC, RouterBench and MoT suites."""
+    results = NOTEBOOK.parents[1] / "results"
+    assert (results / "routerdc" / "table2_main.csv").is_file()
+    text, images = execute(results, monkeypatch, tmp_path)
+    assert "routerdc: found" in text and "fig3_k_sweep" in text and "table2_main" in text
+    assert images >= 3
