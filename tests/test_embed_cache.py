@@ -68,3 +68,26 @@ def test_tfidf_identity_depends_on_the_calibration_corpus():
     assert v.shape == (1, 2) and np.isclose(np.linalg.norm(v), 1.0)
     with pytest.raises(RuntimeError, match="fit"):
         _ = TfidfSvdEmbedder().identity
+
+
+def test_parallel_jobs_embed_each_text_once(tmp_path):
+    """Two processes asking for the same texts: one embeds, the other waits and reads."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        counts = pool.starmap(_embed_in_child, [(str(tmp_path), i) for i in range(2)])
+    assert sorted(counts) == [0, 50]
+
+
+def _embed_in_child(folder, i):
+    import time
+
+    class Slow(Counting):
+        def encode(self, texts):
+            time.sleep(0.5)
+            return super().encode(texts)
+
+    ce = CachedEmbedder(Slow(), folder, progress=False)
+    ce([f"text {j}" for j in range(50)])
+    return ce.n_embedded

@@ -78,21 +78,32 @@ class CachedEmbedder:
             have = cache.get(keys)
             missing = list(dict.fromkeys(k for k in keys if k not in have))
             if missing:
-                by_key = dict(zip(keys, texts))
-                log.info("embedding %d new texts with %s (%d cached)", len(missing), self.embedder.name, len(have))
-                # Chunks go to the cache as they finish: an interrupted run resumes where it stopped.
-                from tqdm.auto import tqdm
+                # Parallel jobs of a sweep: one embeds, the others wait and then read its vectors.
+                from filelock import FileLock
 
-                with tqdm(total=len(missing), desc=f"embed [{self.embedder.name}]", unit="text",
-                          disable=not self.progress) as bar:
-                    for i in range(0, len(missing), self.chunk_size):
-                        chunk = missing[i : i + self.chunk_size]
-                        vecs = np.asarray(self.embedder.encode([by_key[k] for k in chunk]), dtype=np.float32)
-                        cache.put(chunk, vecs)
-                        have.update(zip(chunk, vecs))
-                        bar.update(len(chunk))
+                with FileLock(str(cache.path) + ".lock"):
+                    have.update(cache.get(missing))
+                    missing = [k for k in missing if k not in have]
+                    self._embed_missing(cache, missing, dict(zip(keys, texts)), have)
             self.n_embedded += len(missing)
             self.n_cached += len(set(keys)) - len(missing)
             return np.stack([have[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
         finally:
             cache.close()
+
+    def _embed_missing(self, cache: EmbeddingCache, missing: list[str], by_key: dict[str, str],
+                       have: dict[str, np.ndarray]) -> None:
+        if not missing:
+            return
+        log.info("embedding %d new texts with %s (%d cached)", len(missing), self.embedder.name, len(have))
+        from tqdm.auto import tqdm
+
+        # Chunks go to the cache as they finish: an interrupted run resumes where it stopped.
+        with tqdm(total=len(missing), desc=f"embed [{self.embedder.name}]", unit="text",
+                  disable=not self.progress) as bar:
+            for i in range(0, len(missing), self.chunk_size):
+                chunk = missing[i : i + self.chunk_size]
+                vecs = np.asarray(self.embedder.encode([by_key[k] for k in chunk]), dtype=np.float32)
+                cache.put(chunk, vecs)
+                have.update(zip(chunk, vecs))
+                bar.update(len(chunk))
