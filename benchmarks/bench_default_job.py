@@ -24,7 +24,9 @@ def run(args: list[str], cache: Path, out: Path) -> tuple[float, str]:
     env = dict(os.environ, AVENGERS_CACHE_DIR=str(cache), AVENGERS_OUTPUT_DIR=str(out), WANDB_MODE="disabled")
     env.setdefault("AVENGERS_DATA_DIR", str(REPO.parent / "shared" / "data"))
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "avengers.run", "tracking=disabled", *args], cwd=REPO, env=env,
+    flags = [a for a in args if a.startswith("-")]  # Hydra wants -m before the overrides
+    overrides = [a for a in args if not a.startswith("-")]
+    proc = subprocess.run([sys.executable, "-m", "avengers.run", *flags, "tracking=disabled", *overrides], cwd=REPO, env=env,
                           capture_output=True, text=True)
     dt = time.perf_counter() - t0
     if proc.returncode != 0:
