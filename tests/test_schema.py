@@ -102,3 +102,4 @@ def test_missing_answers_stay_none_through_string_dtypes(tmp_path):
     write_outcomes(df, p)
     back = validate(read_outcomes(p))
     assert back["answer"].isna().sum() == 2 and all(a is None or isinstance(a, str) for a in back["answer"])
+

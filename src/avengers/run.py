@@ -20,9 +20,21 @@ log = logging.getLogger("avengers")
 
 CONF_DIR = Path(os.environ.get("AVENGERS_CONF_DIR", Path(__file__).resolve().parents[2] / "conf"))
 
-# Predictable output folders: one per distinct set of overrides, "default" when there are none.
+def job_dirname(overrides: str) -> str:
+    """Predictable output folder: one per distinct set of overrides, "default" when there are
+    none; names past a file system's 255-byte limit keep a readable prefix plus a hash."""
+    if not overrides:
+        return "default"
+    name = overrides.replace("/", "_")
+    if len(name.encode()) > 180:
+        import hashlib
+
+        name = name[:120] + "...-" + hashlib.sha256(name.encode()).hexdigest()[:16]
+    return name
+
+
 if not OmegaConf.has_resolver("dirname"):
-    OmegaConf.register_new_resolver("dirname", lambda s: s.replace("/", "_") if s else "default")
+    OmegaConf.register_new_resolver("dirname", job_dirname)
 
 
 def check_group_choices(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
