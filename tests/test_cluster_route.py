@@ -121,3 +121,22 @@ def test_auto_k_uses_calibration_only_and_finds_the_structure():
                      lambda k: KMeansClustering(name="kmeans", n_clusters=k, n_init=2), AvengersRouter,
                      candidates=[1, 3, 8], seed=0, folds=3)
     assert cv[3] == pytest.approx(100.0) and cv[1] < 50 and k == 3
+
+
+def test_tiny_clusters_are_skipped_and_queries_go_to_the_next_nearest():
+    x, truth = blobs(n_per=30)
+    scores = np.zeros((len(x), 3))
+    scores[np.arange(len(x)), truth] = 1.0
+    fit = KMeansClustering(name="kmeans", n_clusters=3, n_init=4).fit(x, seed=0)
+    labels = fit.labels.copy()
+    tiny = labels[0]
+    keep = np.flatnonzero(labels == tiny)[:2]  # leave only 2 queries in the first cluster
+    mask = (labels != tiny) | np.isin(np.arange(len(x)), keep)
+    from avengers.cluster.methods import ClusterFit
+
+    small = ClusterFit(labels=labels[mask], centers=fit.centers)
+    stats = score_clusters(small.labels, scores[mask], 3, ["m0", "m1", "m2"])
+    r = AvengersRouter(min_cluster_size=5).fit(small, stats, scores.mean(0))
+    assert len(r.centers) == 2  # the 2-query cluster is not routed to
+    assert r.nearest_cluster(x[:1]).shape == (1,)
+    assert set(r.rank(x[truth == truth[0]])[:, 0]) <= {0, 1, 2} - {int(truth[0])}
