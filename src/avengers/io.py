@@ -14,6 +14,13 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def cache_root() -> Path:
+    """$AVENGERS_CACHE_DIR, else $XDG_CACHE_HOME/avengers (~/.cache/avengers): never inside the package."""
+    base = os.environ.get("AVENGERS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "avengers")
+    return Path(base).expanduser()
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

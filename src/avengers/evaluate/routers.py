@@ -25,6 +25,12 @@ class RouterResult:
     cost: np.ndarray  # (n,) USD, NaN when unknown
 
 
+def strategy_name(ens: Mapping[str, Any]) -> str:
+    """The registered strategy of an ensemble config; `strategy` lets one strategy appear under
+    several config names (e.g. multi_model_top3)."""
+    return ens.get("strategy") or ens.get("name", "direct")
+
+
 class Voter:
     """Applies the configured ensemble strategy to one query and a model ranking."""
 
@@ -34,10 +40,9 @@ class Voter:
 
         self.view = view
         self.name = ens.get("name", "direct")
-        # `strategy` lets one registered strategy appear under several config names (e.g. top-3 pooling).
         skip = ("name", "strategy", "normalizer", "default_normalizer", "normalizers")
         kwargs = {k: v for k, v in ens.items() if k not in skip}
-        self.strategy = build_strategy(ens.get("strategy") or self.name, **kwargs)
+        self.strategy = build_strategy(strategy_name(ens), **kwargs)
         self.n_samples = ens.get("n_samples")
         rows = view.rows.sort_values(["qi", "mi", "sample"], kind="mergesort")
         self.samples: list[dict[str, list]] = [dict() for _ in range(view.n)]

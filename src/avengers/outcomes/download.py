@@ -5,19 +5,16 @@ Used only when a file is not under the data root; tests never download."""
 from __future__ import annotations
 
 import hashlib
-import os
 import urllib.request
 from pathlib import Path
 
 from avengers.errors import OutcomeError
-from avengers.io import atomic_write_bytes
+from avengers.io import atomic_write_bytes, cache_root
 
 
 def data_cache_dir(*parts: str) -> Path:
-    """`$AVENGERS_CACHE_DIR/data/...` (default ~/.cache/avengers): never inside the installed package."""
-    base = os.environ.get("AVENGERS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "avengers")
-    return Path(base).joinpath("data", *parts)
+    """`<cache root>/data/...` for downloaded releases."""
+    return cache_root().joinpath("data", *parts)
 
 
 def fetch_pinned(url: str, dest: Path, sha256: str | None, *, hint: str) -> Path:
