@@ -1,8 +1,8 @@
 """GPU check of the collect stage's vLLM backend: our path vs bare ``vllm.LLM`` throughput.
 
 Generates ``--n`` samples for each of ``--prompts`` synthetic prompts with a small model, once
-through ``avengers.collect.backends.vllm.VLLMBackend`` (a fresh process per model, chunked
-``llm.chat``, results stored in a throw-away generation store, as ``avengers-collect`` does) and
+through ``avengers.generate.backends.vllm.VLLMBackend`` (a fresh process per model, chunked
+``llm.chat``, results stored in a throw-away generation store, as ``avengers-generate`` does) and
 once through bare ``vllm.LLM.chat`` in a fresh process, then prints both throughputs
 (completion tokens/s and samples/s, over generation time and over wall time with model load)
 and how many of the samples agree (same seeds: they should, up to batch nondeterminism).
@@ -39,10 +39,10 @@ def make_prompts(k: int) -> list[str]:
 
 def run_ours(args: argparse.Namespace, prompts: list[str]) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from avengers.collect.backends import Request, Sampling
-    from avengers.collect.backends.vllm import VLLMBackend
-    from avengers.collect.pool import ModelSpec
-    from avengers.collect.store import GenerationStore, StoredSample
+    from avengers.generate.backends import Request, Sampling
+    from avengers.generate.backends.vllm import VLLMBackend
+    from avengers.generate.pool import ModelSpec
+    from avengers.generate.store import GenerationStore, StoredSample
 
     model = ModelSpec(name=Path(args.model).name, hf_id=args.model)
     backend = VLLMBackend(

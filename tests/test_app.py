@@ -110,7 +110,7 @@ def test_canonical_file_with_ood(tmp_path, data_root, shared_cache):
     from avengers.outcomes import load_outcomes
     from avengers.outcomes.schema import write_outcomes
 
-    cfg = OmegaConf.load(__file__.rsplit("/tests/", 1)[0] + "/conf/data/routerbench.yaml")
+    cfg = OmegaConf.load(__file__.rsplit("/tests/", 1)[0] + "/src/avengers/conf/data/routerbench.yaml")
     cfg.root = str(data_root)
     df = load_outcomes(cfg).df.assign(split=None)  # let the harness split
     path = tmp_path / "rb.parquet"

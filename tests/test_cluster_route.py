@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from avengers.cluster.auto import select_k
 from avengers.cluster.methods import (AgglomerativeClustering, BirchClustering, GaussianMixtureClustering,
                                       KMeansClustering, SpectralClustering, fit_cached)
 from avengers.errors import ConfigError
+from avengers.route.avengers import AvengersRouter, score_clusters
+from avengers.route.base import CalibrationSet
 from avengers.route.ensemble import RouterEnsemble
-from avengers.route.router import AvengersRouter, score_clusters
 
 
 def blobs(n_per=30, seed=0):
@@ -66,7 +66,7 @@ def toy_router(**kw):
     scores[np.arange(len(x)), truth] = 1.0
     fit = KMeansClustering(name="kmeans", n_clusters=3, n_init=4).fit(x, seed=0)
     stats = score_clusters(fit.labels, scores, 3, ["m0", "m1", "m2"], costs=np.tile([1.0, 2.0, 3.0], (len(x), 1)))
-    return AvengersRouter(**kw).fit(fit, stats, scores.mean(axis=0)), x, truth, fit, stats, scores
+    return AvengersRouter(**kw).fit_clusters(fit, stats, scores.mean(axis=0)), x, truth, fit, stats, scores
 
 
 def test_hard_routing_picks_the_cluster_best_model():
@@ -93,7 +93,7 @@ def test_alpha_zero_routes_to_cheapest_and_alpha_one_is_accuracy_only():
 def test_ties_break_by_overall_score_then_name():
     router, x, _, fit, stats, _ = toy_router()
     flat = score_clusters(fit.labels, np.ones((len(x), 3)), 3, ["m0", "m1", "m2"])
-    r = AvengersRouter().fit(fit, flat, np.array([0.2, 0.9, 0.9]))
+    r = AvengersRouter().fit_clusters(fit, flat, np.array([0.2, 0.9, 0.9]))
     assert (r.rank(x) == [1, 2, 0]).all()
 
 
@@ -108,19 +108,33 @@ def test_pool_selection_keeps_the_models_that_top_most_clusters():
     assert set(np.unique(router.rank(x)[:, 0])) <= set(router.pool)
 
 
-def test_ensemble_of_identical_routers_equals_one():
-    r, x, *_ = toy_router()
-    np.testing.assert_array_equal(RouterEnsemble([r, r]).rank(x), r.rank(x))
-
-
-def test_auto_k_uses_calibration_only_and_finds_the_structure():
-    x, truth = blobs(n_per=40)
+def blob_data(n_per=30):
+    x, truth = blobs(n_per=n_per)
     scores = np.zeros((len(x), 3))
     scores[np.arange(len(x)), truth] = 1.0
-    k, cv = select_k(x, scores, ["m0", "m1", "m2"], scores.mean(0),
-                     lambda k: KMeansClustering(name="kmeans", n_clusters=k, n_init=2), AvengersRouter,
-                     candidates=[1, 3, 8], seed=0, folds=3)
-    assert cv[3] == pytest.approx(100.0) and cv[1] < 50 and k == 3
+    return CalibrationSet(embeddings=x, scores=scores, models=("m0", "m1", "m2"),
+                          texts=tuple(f"q{i}" for i in range(len(x))), benchmarks=("b",) * len(x),
+                          identity={"test": "blobs", "n_per": n_per}), truth
+
+
+def test_ensemble_of_identical_routers_equals_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("AVENGERS_CACHE_DIR", str(tmp_path))
+    data, truth = blob_data()
+    make = lambda: AvengersRouter(clustering=KMeansClustering(name="kmeans", n_clusters=3, n_init=4))
+    single = make().fit(data, 0)
+    ens = RouterEnsemble([make(), make()], offsets=[0, 0]).fit(data, 0)
+    np.testing.assert_array_equal(ens.rank(data.embeddings), single.rank(data.embeddings))
+    assert (single.rank(data.embeddings)[:, 0] == truth).all()
+
+
+def test_auto_k_uses_calibration_only_and_finds_the_structure(tmp_path, monkeypatch):
+    monkeypatch.setenv("AVENGERS_CACHE_DIR", str(tmp_path))
+    data, truth = blob_data(n_per=40)
+    method = KMeansClustering(name="kmeans", n_clusters="auto", n_init=2, auto_k={"candidates": [1, 3, 8], "folds": 3})
+    router = AvengersRouter(clustering=method).fit(data, 0)
+    cv = router.cv
+    assert cv[3] == pytest.approx(100.0) and cv[1] < 50 and router.n_clusters == 3
+    assert (router.rank(data.embeddings)[:, 0] == truth).all()
 
 
 def test_tiny_clusters_are_skipped_and_queries_go_to_the_next_nearest():
@@ -136,7 +150,7 @@ def test_tiny_clusters_are_skipped_and_queries_go_to_the_next_nearest():
 
     small = ClusterFit(labels=labels[mask], centers=fit.centers)
     stats = score_clusters(small.labels, scores[mask], 3, ["m0", "m1", "m2"])
-    r = AvengersRouter(min_cluster_size=5).fit(small, stats, scores.mean(0))
+    r = AvengersRouter(min_cluster_size=5).fit_clusters(small, stats, scores.mean(0))
     assert len(r.centers) == 2  # the 2-query cluster is not routed to
     assert r.nearest_cluster(x[:1]).shape == (1,)
     assert set(r.rank(x[truth == truth[0]])[:, 0]) <= {0, 1, 2} - {int(truth[0])}

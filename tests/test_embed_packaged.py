@@ -1,4 +1,4 @@
-"""The all-mpnet-base-v2 embedder joined from its five PyPI part wheels (avengers.embed.packaged).
+"""The all-mpnet-base-v2 embedder joined from its five PyPI part wheels (avengers.assets.models).
 
 The slow test needs the five parts installed. It FAILS (never skips) when they are missing, with
 the install command, because CI installs the project's dependencies and they belong there.
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avengers.embed import packaged
-from avengers.embed.packaged import Part, SplitModel, check_safetensors, packaged_model_dir
+from avengers.assets import models as packaged
+from avengers.assets.models import Part, SplitModel, check_safetensors, packaged_model_dir
 from avengers.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def test_mpnet_joined_from_parts_embeds_offline(tmp_path, monkeypatch):
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    emb_cfg = OmegaConf.load(REPO / "conf" / "embedder" / "mpnet.yaml")
+    emb_cfg = OmegaConf.load(REPO / "src" / "avengers" / "conf" / "embedder" / "mpnet.yaml")
     assert emb_cfg.name == "mpnet" and emb_cfg.batch_size == 32
     embedder = instantiate(emb_cfg)
     assert Path(embedder.path) == path and embedder.identity.startswith("st:packaged:all-mpnet-base-v2:")

@@ -44,7 +44,7 @@ def test_experiment_composes_and_sweeps_real_keys(name):
 
 
 TINY = ["embedder=tfidf", "embedder.n_components=16", "clustering.n_clusters=3",
-        "data.max_queries_per_benchmark=30", "extras.auto_k=false", "extras.cluster_ensemble=null"]
+        "data.max_queries_per_benchmark=30", "router.extras.auto_k=false", "router.extras.cluster_ensemble=null"]
 
 
 @pytest.mark.realdata

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.realdata
 
 
 def rb_cfg(root, **over):
-    cfg = OmegaConf.load(__file__.rsplit("/tests/", 1)[0] + "/conf/data/routerbench.yaml")
+    cfg = OmegaConf.load(__file__.rsplit("/tests/", 1)[0] + "/src/avengers/conf/data/routerbench.yaml")
     cfg.root = str(root)
     for k, v in over.items():
         cfg[k] = v

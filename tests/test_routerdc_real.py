@@ -26,7 +26,7 @@ COLUMNS = ["mmlu", "gsm8k", "cmmlu", "arc_challenge", "humaneval", "math_prealge
 
 
 def routerdc_cfg(root, **over):
-    cfg = OmegaConf.load(__file__.rsplit("/tests/", 1)[0] + "/conf/data/routerdc.yaml")
+    cfg = OmegaConf.load(__file__.rsplit("/tests/", 1)[0] + "/src/avengers/conf/data/routerdc.yaml")
     cfg.root = str(root)
     cfg.download = False
     for k, v in over.items():
@@ -82,7 +82,7 @@ def test_download_is_checked_against_pinned_hash(tmp_path, monkeypatch, data_roo
     """The download path: a file with the wrong bytes is refused and never cached (no network)."""
     import io
 
-    import avengers.outcomes.download as download
+    import avengers.assets.download as download
     import avengers.outcomes.routerdc as rdc
 
     good = (data_root / "routerdc" / "humaneval_test.json").read_bytes()

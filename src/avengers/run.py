@@ -14,11 +14,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from avengers.errors import AvengersError, did_you_mean
-from avengers.io import atomic_write_json, dump_json
+from avengers.files import atomic_write_json, dump_json
 
 log = logging.getLogger("avengers")
 
-CONF_DIR = Path(os.environ.get("AVENGERS_CONF_DIR", Path(__file__).resolve().parents[2] / "conf"))
+CONF_DIR = Path(os.environ.get("AVENGERS_CONF_DIR", Path(__file__).resolve().parent / "conf"))
 
 def job_dirname(overrides: str) -> str:
     """Predictable output folder: one per distinct set of overrides, "default" when there are

@@ -198,5 +198,5 @@ def test_bad_options(jsonl):
 def test_hydra_config():
     from omegaconf import OmegaConf
 
-    c = OmegaConf.load(Path(__file__).resolve().parents[2] / "conf" / "data" / "avengers_format.yaml")
+    c = OmegaConf.load(Path(__file__).resolve().parents[2] / "src" / "avengers" / "conf" / "data" / "avengers_format.yaml")
     assert c.source == "avengers_format" and c.model_names == "code" and c.split_protocol == "harness"

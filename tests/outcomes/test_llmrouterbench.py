@@ -501,7 +501,7 @@ def test_bad_option_values(simple):
 def test_hydra_configs_compose():
     from omegaconf import OmegaConf
 
-    conf = Path(__file__).resolve().parents[2] / "conf" / "data"
+    conf = Path(__file__).resolve().parents[2] / "src" / "avengers" / "conf" / "data"
     perf = OmegaConf.load(conf / "llmrouterbench.yaml")
     assert perf.source == "llmrouterbench" and len(perf.datasets) == 15 and len(perf.models) == 20
     assert set(perf.splits) == set(perf.datasets)

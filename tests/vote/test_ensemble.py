@@ -11,12 +11,12 @@ from omegaconf import OmegaConf
 
 from avengers.errors import AvengersError, ConfigError
 from avengers.vote.ensemble import STRATEGIES, Sample, Vote, build_strategy, samples_by_query, vote_outcomes
-from avengers.vote.normalize import NORMALIZERS
+from avengers.answers.normalize import NORMALIZERS
 
 EXACT = NORMALIZERS.get("exact")
 TEXT = NORMALIZERS.get("text")
 DATE = NORMALIZERS.get("date")
-CONF = Path(__file__).resolve().parents[2] / "conf" / "ensemble"
+CONF = Path(__file__).resolve().parents[2] / "src" / "avengers" / "conf" / "ensemble"
 
 
 def S(*pairs):

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from avengers.errors import ConfigError, OutcomeError
-from avengers.outcomes import download, mot
+from avengers.assets import download
+from avengers.outcomes import mot
 from avengers.outcomes.mot import load_mot
 from avengers.outcomes.schema import validate
 

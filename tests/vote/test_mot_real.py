@@ -19,7 +19,7 @@ from avengers.outcomes import load_outcomes
 from avengers.outcomes.mot import DEFAULT_FILES, RELEASE, load_mot
 from avengers.outcomes.schema import validate
 from avengers.vote.ensemble import build_strategy, samples_by_query, vote_outcomes
-from avengers.vote.normalize import NORMALIZERS
+from avengers.answers.normalize import NORMALIZERS
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.realdata
@@ -159,7 +159,7 @@ def test_sample_order_is_release_order(exact_table, release):
 
 
 def test_hydra_config_loads(root):
-    node = OmegaConf.load(REPO / "conf" / "data" / "mot_date.yaml")
+    node = OmegaConf.load(REPO / "src" / "avengers" / "conf" / "data" / "mot_date.yaml")
     cfg = OmegaConf.merge({"paths": {"data_root": str(root)}}, {"data": node})
     data = OmegaConf.to_container(cfg.data, resolve=True)
     assert data["source"] == "mot" and data["score_normalizer"] == "date" and data["test_size"] == 0.3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from avengers.errors import ConfigError
-from avengers.vote.normalize import NORMALIZERS, normalizer_for, normalizer_from_config
+from avengers.answers.normalize import NORMALIZERS, normalizer_for, normalizer_from_config
 
 
 def n(name: str, x: str | None) -> str | None:

@@ -1,18 +1,22 @@
 from __future__ import annotations
 
+import copy
 import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
+from avengers.assets import cache_root
 from avengers.embed.base import l2_normalise
 from avengers.errors import ConfigError
-from avengers.io import atomic_write_bytes, stable_hash
+from avengers.files import atomic_write_bytes, stable_hash
 
 log = logging.getLogger(__name__)
+
+DEFAULT_CACHE = object()  # fit_cached's default: the one cache root (avengers.assets.cache_root)
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,17 @@ def member_means(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
 class ClusteringMethod:
     """Base: subclasses implement `_fit(x, k, seed) -> (labels, centers or None)`."""
 
-    def __init__(self, name: str, n_clusters: int | str = 64, **params: Any) -> None:
+    def __init__(self, name: str, n_clusters: int | str = 64, auto_k: Mapping[str, Any] | None = None,
+                 **params: Any) -> None:
         self.name = name
         self.n_clusters = n_clusters
+        self.auto_k = dict(auto_k or {})  # settings of n_clusters=auto (used by the router's CV)
         self.params = params
+
+    def with_k(self, n_clusters: int | str) -> "ClusteringMethod":
+        other = copy.copy(self)
+        other.n_clusters = n_clusters
+        return other
 
     def key(self) -> dict[str, Any]:
         return {"method": type(self).__name__, "n_clusters": self.n_clusters, **self.params}
@@ -109,7 +120,7 @@ class BirchClustering(ClusteringMethod):
 
 
 def fit_cached(method: ClusteringMethod, x: np.ndarray, seed: int, inputs_key: dict[str, Any],
-               cache_dir: str | Path | None) -> tuple[ClusterFit, bool]:
+               cache_dir: str | Path | None | object = DEFAULT_CACHE) -> tuple[ClusterFit, bool]:
     """Fit, or load a fit made with exactly the same inputs. Returns (fit, was_cached).
 
     `inputs_key` names everything upstream (embedder identity, calibration text hashes); the
@@ -117,6 +128,8 @@ def fit_cached(method: ClusteringMethod, x: np.ndarray, seed: int, inputs_key: d
     atomically so parallel jobs can race safely.
     """
     key = stable_hash({"inputs": inputs_key, "method": method.key(), "seed": int(seed), "v": 1})
+    if cache_dir is DEFAULT_CACHE:
+        cache_dir = cache_root()
     path = Path(cache_dir).expanduser() / "clusterings" / f"{key}.npz" if cache_dir else None
     if path is not None and path.exists():
         with np.load(path, allow_pickle=False) as z:

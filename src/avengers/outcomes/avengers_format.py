@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from avengers.errors import ConfigError, OutcomeError, did_you_mean
-from avengers.io import sha256_file
+from avengers.files import sha256_file
 from avengers.outcomes import SOURCES, RawOutcomes
 
 log = logging.getLogger(__name__)

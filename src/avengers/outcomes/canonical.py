@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from avengers.errors import ConfigError
-from avengers.io import sha256_file
+from avengers.files import sha256_file
 from avengers.outcomes import SOURCES, RawOutcomes
 from avengers.outcomes.schema import read_outcomes
 

@@ -26,10 +26,10 @@ from typing import Any, Mapping
 import pandas as pd
 
 from avengers.errors import ConfigError, OutcomeError
-from avengers.io import sha256_file
-from avengers.outcomes.download import data_cache_dir, fetch_pinned
+from avengers.files import sha256_file
+from avengers.assets.download import data_cache_dir, fetch_pinned
 from avengers.outcomes import SOURCES, RawOutcomes
-from avengers.vote.normalize import NORMALIZERS
+from avengers.answers.normalize import NORMALIZERS
 
 COMMIT = "8db97e652d196ce6380927c3b4df8af6d6c09746"
 URL = "https://raw.githubusercontent.com/MurongYue/LLM_MoT_cascade/{commit}/{path}"

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from avengers.errors import ConfigError, OutcomeError
-from avengers.io import sha256_file
+from avengers.files import sha256_file
 from avengers.outcomes import SOURCES, RawOutcomes
 
 csv.field_size_limit(1 << 30)

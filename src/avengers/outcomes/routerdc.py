@@ -16,8 +16,8 @@ from typing import Any, Mapping
 import pandas as pd
 
 from avengers.errors import ConfigError, OutcomeError, did_you_mean
-from avengers.io import sha256_file
-from avengers.outcomes.download import data_cache_dir, fetch_pinned
+from avengers.files import sha256_file
+from avengers.assets.download import data_cache_dir, fetch_pinned
 from avengers.outcomes import SOURCES, RawOutcomes
 
 COMMIT = "0e63989c5bf4363330b8a4616386e3f7f116d9f8"

@@ -206,7 +206,7 @@ def read_outcomes(path: str | os.PathLike) -> pd.DataFrame:
 
 def write_outcomes(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Validate, then write atomically as Parquet or JSON Lines (by suffix)."""
-    from avengers.io import atomic_write_bytes, atomic_write_text
+    from avengers.files import atomic_write_bytes, atomic_write_text
 
     df = validate(df)
     p = Path(path)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from avengers.errors import AvengersError, did_you_mean
-from avengers.report.collect import DEFAULT_IGNORED_KEYS, FailedJob, Job, get_dotted, is_number
+from avengers.report.jobs import DEFAULT_IGNORED_KEYS, FailedJob, Job, get_dotted, is_number
 
 # Relative tolerance under which a per-seed baseline counts as "the same in every variant".
 INVARIANT_RTOL = 1e-9

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from avengers.errors import AvengersError
-from avengers.io import atomic_write_bytes, atomic_write_json, dump_json
+from avengers.files import atomic_write_bytes, atomic_write_json, dump_json
 from avengers.report import figures as figs
 from avengers.report import tables as tbl
 from avengers.report.aggregate import group
-from avengers.report.collect import DEFAULT_IGNORED_KEYS, FailedJob, discover
+from avengers.report.jobs import DEFAULT_IGNORED_KEYS, FailedJob, discover
 
 UNPLACED = "failed_jobs.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")

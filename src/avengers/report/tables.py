@@ -28,7 +28,7 @@ from avengers.report.aggregate import (
     pooled_stats,
     variant_text,
 )
-from avengers.report.collect import Job, get_dotted, is_number
+from avengers.report.jobs import Job, get_dotted, is_number
 
 SCHEMA = "avengers.report.table/1"
 BASELINES = ("random", "best_single", "dataset_oracle", "oracle")

@@ -1,5 +1,8 @@
-"""Stage 3: score every model inside every cluster and route test queries to the best."""
+"""Stage 3: routers. Every router is fitted on the calibration split (`CalibrationSet`) and
+ranks the models for each test query (`Router`); the Avengers recipe scores every model
+inside every cluster and routes a query to the best model(s) of its nearest cluster(s)."""
 
-from avengers.route.router import AvengersRouter, ClusterScores, score_clusters
+from avengers.route.avengers import AvengersRouter, ClusterScores, score_clusters
+from avengers.route.base import CalibrationSet, Router, order_models
 
-__all__ = ["AvengersRouter", "ClusterScores", "score_clusters"]
+__all__ = ["AvengersRouter", "CalibrationSet", "ClusterScores", "Router", "order_models", "score_clusters"]

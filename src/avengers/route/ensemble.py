@@ -1,27 +1,32 @@
-"""Cluster ensemble: average the per-model routing values of routers fitted with several
-seeds and/or K values, then rank. Reduces the variance of a single k-means run."""
+"""Cluster ensemble: average the per-model routing values of Avengers routers fitted with
+several seeds and/or K values, then rank. Reduces the variance of a single k-means run."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from avengers.route.router import AvengersRouter
+from avengers.route.base import CalibrationSet, Router
 
 
-class RouterEnsemble:
-    def __init__(self, routers: Sequence[AvengersRouter]) -> None:
+class RouterEnsemble(Router):
+    def __init__(self, routers: Sequence[Router], offsets: Sequence[int] | None = None, name: str = "ensemble") -> None:
         if not routers:
             raise ValueError("RouterEnsemble needs at least one router")
+        super().__init__(name=name, top_n=routers[0].top_n)
         self.routers = list(routers)
-        self.top_n = self.routers[0].top_n
-        self.overall = self.routers[0].overall
+        self.offsets = list(range(len(routers)) if offsets is None else offsets)
+
+    def _fit(self, data: CalibrationSet, seed: int) -> None:
+        # Member seeds derive from the job seed (seed * 1000 + offset), so the ensemble row
+        # varies across seeds like the others.
+        for r, off in zip(self.routers, self.offsets):
+            r.fit(data, seed * 1000 + off)
         self.pool = self.routers[0].pool
 
-    def model_values(self, q: np.ndarray) -> np.ndarray:
-        return np.mean([r.model_values(q) for r in self.routers], axis=0)
+    def predict(self, q: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        return np.mean([r.predict(q, texts) for r in self.routers], axis=0)
 
-    def rank(self, q: np.ndarray) -> np.ndarray:
-        values = self.model_values(q)[:, self.pool]
-        return self.pool[AvengersRouter._order(values, self.overall[self.pool])]
+    def describe(self) -> dict[str, Any]:
+        return {"members": [r.describe() for r in self.routers]}

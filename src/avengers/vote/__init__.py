@@ -14,7 +14,7 @@ from avengers.vote.ensemble import (
     samples_by_query,
     vote_outcomes,
 )
-from avengers.vote.normalize import NORMALIZERS, normalizer_for, normalizer_from_config
+from avengers.answers.normalize import NORMALIZERS, normalizer_for, normalizer_from_config
 
 __all__ = [
     "NORMALIZERS",

@@ -1,0 +1,1 @@
+"""Answers: per-benchmark extract -> normalise pipelines, shared by grading and voting."""

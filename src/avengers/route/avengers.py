@@ -1,0 +1,167 @@
+"""The Avengers router (Zhang et al., AAAI 2026): cluster the calibration queries, score every
+model inside every cluster, send a test query to the best model(s) of its nearest cluster(s)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from avengers.cluster.methods import ClusterFit, ClusteringMethod, fit_cached
+from avengers.errors import ConfigError
+from avengers.route.base import CalibrationSet, Router, order_models
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClusterScores:
+    """Per-cluster statistics of the calibration queries."""
+
+    models: tuple[str, ...]
+    accuracy: np.ndarray  # (K, M) mean score of each model in each cluster
+    counts: np.ndarray  # (K,) calibration queries per cluster
+    cost: np.ndarray | None  # (K, M) mean USD per query, or None when the data has no costs
+
+
+def score_clusters(labels: np.ndarray, scores: np.ndarray, k: int, models: Sequence[str],
+                   costs: np.ndarray | None = None) -> ClusterScores:
+    counts = np.bincount(labels, minlength=k).astype(np.int64)
+    acc = np.zeros((k, scores.shape[1]))
+    np.add.at(acc, labels, scores)
+    acc /= np.maximum(counts, 1)[:, None]
+    cost = None
+    if costs is not None:
+        cost = np.zeros_like(acc)
+        np.add.at(cost, labels, costs)
+        cost /= np.maximum(counts, 1)[:, None]
+    return ClusterScores(models=tuple(models), accuracy=acc, counts=counts, cost=cost)
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    lo, hi = x.min(axis=1, keepdims=True), x.max(axis=1, keepdims=True)
+    return np.where(hi > lo, (x - lo) / np.where(hi > lo, hi - lo, 1.0), 1.0)
+
+
+class AvengersRouter(Router):
+    """Route each query to the best model(s) of its nearest cluster(s).
+
+    top_k=1 is the paper's hard assignment (nearest centre by cosine). top_k>1 mixes the
+    top_k nearest clusters with weights softmax(-beta * cosine distance). `weighting="score"`
+    mixes the per-cluster scores; `"rank"` mixes 1/(rank + 0.1) as the reference code does.
+    alpha < 1 is Avengers-Pro: per cluster, alpha * normalised accuracy + (1 - alpha) *
+    (1 - normalised cost). Clusters with fewer than `min_cluster_size` calibration queries
+    are not routed to (their estimates are noise); queries go to the next nearest cluster.
+    Ties between models break by overall calibration score, then by model name.
+    """
+
+    name = "avengers"
+
+    def __init__(self, clustering: ClusteringMethod | None = None, name: str = "avengers", top_n: int = 1,
+                 top_k: int = 1, beta: float = 3.0, weighting: str = "score", alpha: float = 1.0,
+                 min_cluster_size: int = 1, pool_size: int | None = None,
+                 extras: Mapping[str, Any] | None = None) -> None:
+        super().__init__(name=name, top_n=top_n)
+        self.clustering = clustering
+        self.extras = dict(extras or {})  # extra rows built from this router (route.extras)
+        self.n_clusters: int | None = None
+        self.cv: dict[int, float] | None = None
+        self.cached = False
+        if weighting not in ("score", "rank"):
+            raise ConfigError(f"router.weighting={weighting!r}: use 'score' or 'rank'.")
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise ConfigError(f"router.alpha={alpha} must be in [0, 1].")
+        if int(top_n) < 1 or int(top_k) < 1 or int(min_cluster_size) < 1:
+            raise ConfigError("router.top_n, router.top_k and router.min_cluster_size must be >= 1.")
+        self.top_k, self.beta = int(top_k), float(beta)
+        self.weighting, self.alpha, self.min_cluster_size = weighting, float(alpha), int(min_cluster_size)
+        self.pool_size = None if pool_size is None else int(pool_size)
+
+    def with_clusters(self, n_clusters: int | str) -> "AvengersRouter":
+        """An unfitted copy clustering with another K (auto K, cluster ensembles)."""
+        if self.clustering is None:
+            raise ConfigError("This Avengers router has no clustering method to refit.")
+        other = copy.copy(self)
+        other.clustering = self.clustering.with_k(n_clusters)
+        other.cv, other.n_clusters = None, None
+        return other
+
+    def _fit(self, data: CalibrationSet, seed: int) -> None:
+        if self.clustering is None:
+            raise ConfigError("router=avengers needs a clustering method (the `clustering` config group).")
+        k = self.clustering.n_clusters
+        if k == "auto":
+            from avengers.route.auto_k import select_k
+
+            k, self.cv = select_k(self, data, seed)
+        fit, self.cached = fit_cached(self.clustering.with_k(k), data.embeddings, seed, dict(data.identity))
+        stats = score_clusters(fit.labels, data.scores, fit.n_clusters, data.models, data.costs)
+        self.fit_clusters(fit, stats, data.overall)
+
+    def fit_clusters(self, fit: ClusterFit, stats: ClusterScores, overall: np.ndarray) -> "AvengersRouter":
+        """Fit from a clustering and its per-cluster statistics. `overall`: (M,) calibration
+        score of each model (tie-break and pool selection)."""
+        usable = stats.counts >= self.min_cluster_size
+        if not usable.any():
+            raise ConfigError(
+                f"No cluster has router.min_cluster_size={self.min_cluster_size} calibration queries; lower it or K."
+            )
+        self.models = stats.models
+        self.n_clusters = fit.n_clusters
+        self.centers = fit.centers[usable]
+        self.counts = stats.counts[usable]
+        self.overall = np.asarray(overall, dtype=np.float64)
+        value = stats.accuracy[usable]
+        if self.alpha < 1.0:
+            if stats.cost is None or np.isnan(stats.cost).any():
+                raise ConfigError("router.alpha < 1 needs a cost for every outcome; this data has none (or some missing).")
+            value = self.alpha * _minmax(value) + (1 - self.alpha) * (1 - _minmax(stats.cost[usable]))
+        self.value = value
+        self.pool = self._select_pool()
+        return self
+
+    def _select_pool(self) -> np.ndarray:
+        """Automatic pool: the models that top the most calibration queries' clusters."""
+        m = len(self.models)
+        if self.pool_size is None or self.pool_size >= m:
+            return np.arange(m)
+        if self.pool_size < 1:
+            raise ConfigError("router.pool_size must be >= 1 (or null for every model).")
+        best = self._order(self.value, self.overall)[:, 0]
+        wins = np.bincount(best, weights=self.counts, minlength=m)
+        order = np.lexsort((np.arange(m), -self.overall, -wins))
+        return np.sort(order[: self.pool_size])
+
+    _order = staticmethod(order_models)
+
+    def model_values(self, q: np.ndarray) -> np.ndarray:
+        """(n, M) routing value of every model for every query (higher is better)."""
+        dist = 1.0 - np.asarray(q, dtype=np.float64) @ self.centers.T
+        k = min(self.top_k, len(self.centers))
+        near = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        d = np.take_along_axis(dist, near, axis=1)
+        w = np.exp(-self.beta * (d - d.min(axis=1, keepdims=True)))
+        w /= w.sum(axis=1, keepdims=True)
+        if self.weighting == "rank":
+            ranks = np.argsort(self._order(self.value, self.overall), axis=1)  # rank of each model in each cluster
+            per_cluster = 1.0 / (ranks + 0.1)
+        else:
+            per_cluster = self.value
+        return np.einsum("nk,nkm->nm", w, per_cluster[near])
+
+    def predict(self, q: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
+        return self.model_values(q)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "n_clusters": self.n_clusters,
+            "routable_clusters": int(len(self.centers)),
+            "pool": [self.models[i] for i in self.pool],
+            "auto_k_cv": {str(k): v for k, v in self.cv.items()} if self.cv else None,
+        }
+
+    def nearest_cluster(self, q: np.ndarray) -> np.ndarray:
+        return np.argmax(np.asarray(q, dtype=np.float64) @ self.centers.T, axis=1)

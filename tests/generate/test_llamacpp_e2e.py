@@ -1,0 +1,95 @@
+"""End to end against a real llama.cpp server (gemma 3 270M): scripts/ci_llamacpp.sh starts it.
+
+Runs ``avengers-generate`` from the command line on a few items of two real benchmarks
+(MATH-500 and ARC-Challenge, in their published formats) with n=3 samples, then checks the
+outcome file with the ``outcomes`` data source. Skipped unless LLAMACPP_BASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import httpx
+import pytest
+from collect_helpers import E2E, cli, env
+
+from avengers.generate.store import GenerationStore
+from avengers.outcomes import load_outcomes
+
+pytestmark = pytest.mark.llamacpp
+
+N_ITEMS, N = 4, 3
+
+
+@pytest.fixture(scope="module")
+def base_url() -> str:
+    url = os.environ.get("LLAMACPP_BASE_URL")
+    if not url:
+        pytest.skip("no llama.cpp server: run scripts/ci_llamacpp.sh (sets LLAMACPP_BASE_URL)")
+    r = httpx.get(url.rstrip("/") + "/models", timeout=10)
+    assert r.status_code == 200, r.text
+    return url
+
+
+def _collect(base_url: str, work) -> subprocess.CompletedProcess:
+    cmd = cli() + [
+        "pool=local_gemma",
+        "benchmark=paper15",
+        "benchmark.names=[math500,arc_challenge]",
+        f"benchmark.sources.math500.path={E2E / 'math500.jsonl'}",
+        f"benchmark.sources.arc_challenge.path={E2E / 'arc_challenge.jsonl'}",
+        f"benchmark.limit={N_ITEMS}",
+        "backend=openai",
+        f"backend.base_url={base_url}",
+        "backend.concurrency=2",
+        f"sampling.n={N}",
+        "sampling.max_tokens=48",
+        f"work_dir={work}",
+        f"output={work / 'outcomes.parquet'}",
+        "progress=false",
+    ]
+    return subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=1200)
+
+
+def test_collect_against_llamacpp(base_url, tmp_path):
+    p = _collect(base_url, tmp_path)
+    log = p.stdout + p.stderr
+    assert p.returncode == 0, log[-4000:]
+    out = tmp_path / "outcomes.parquet"
+    table = load_outcomes({"source": "outcomes", "path": str(out), "missing": "error"})
+    df = table.df
+    assert table.models == ["gemma-3-270m"]
+    assert table.benchmarks == ["arc_challenge", "math500"]
+    assert len(df) == 2 * N_ITEMS * N
+    assert df.groupby(["benchmark", "query_id"]).size().eq(N).all()
+    assert sorted(df["sample"].unique()) == list(range(N))
+    assert df["score"].isin([0.0, 1.0]).all()
+    assert (df["cost"] == 0.0).all()  # local server, price 0
+    # llama.cpp answers one choice whatever n is: the backend learned it and went sample by sample
+    assert "answered 1 of n=3 choices" in log
+    with GenerationStore(tmp_path / "generations.sqlite") as st:
+        rows = st.rows(("benchmark", "query_id", "sample", "text", "completion_tokens", "finish_reason"))
+    assert len(rows) == 2 * N_ITEMS * N
+    assert all(t and ct and ct > 0 for _b, _q, _s, t, ct, _f in rows)
+
+    # a rerun finds every sample stored: nothing generated, same outcome file
+    before = out.read_bytes()
+    p = _collect(base_url, tmp_path)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
+    assert "0 of 24 samples to generate" in p.stdout + p.stderr
+    assert out.read_bytes() == before
+
+    # ... and the recipe runs on it: avengers-run data=outcomes, voting over the 3 real samples.
+    import json
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "avengers.run", "tracking=disabled", "data=outcomes", f"data.path={out}",
+         "embedder=tfidf", "clustering.n_clusters=2", "ensemble=self_consistency", "name=llamacpp_e2e"],
+        env={**env(), "AVENGERS_OUTPUT_DIR": str(tmp_path / "runs"), "AVENGERS_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    metrics = json.loads(next((tmp_path / "runs").rglob("metrics.json")).read_text())
+    assert set(metrics["benchmarks"]) == {"arc_challenge", "math500"}
+    assert "model:gemma-3-270m" in metrics["benchmarks"]["math500"]["scores"]
