@@ -154,3 +154,14 @@ def test_tiny_clusters_are_skipped_and_queries_go_to_the_next_nearest():
     assert len(r.centers) == 2  # the 2-query cluster is not routed to
     assert r.nearest_cluster(x[:1]).shape == (1,)
     assert set(r.rank(x[truth == truth[0]])[:, 0]) <= {0, 1, 2} - {int(truth[0])}
+
+
+def test_state_round_trip_routes_identically(tmp_path, monkeypatch):
+    monkeypatch.setenv("AVENGERS_CACHE_DIR", str(tmp_path))
+    data, truth = blob_data()
+    fitted = AvengersRouter(clustering=KMeansClustering(name="kmeans", n_clusters=3, n_init=4), top_k=2).fit(data, 0)
+    meta, arrays = fitted.get_state()
+    fresh = AvengersRouter()
+    fresh.set_state(meta, arrays)
+    np.testing.assert_array_equal(fresh.rank(data.embeddings), fitted.rank(data.embeddings))
+    np.testing.assert_allclose(fresh.predict(data.embeddings), fitted.predict(data.embeddings))

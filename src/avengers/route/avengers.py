@@ -163,5 +163,22 @@ class AvengersRouter(Router):
             "auto_k_cv": {str(k): v for k, v in self.cv.items()} if self.cv else None,
         }
 
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta, arrays = super().get_state()
+        meta.update(top_k=self.top_k, beta=self.beta, weighting=self.weighting, alpha=self.alpha,
+                    min_cluster_size=self.min_cluster_size, pool_size=self.pool_size, n_clusters=self.n_clusters,
+                    auto_k_cv={str(k): v for k, v in self.cv.items()} if self.cv else None)
+        arrays.update(centers=np.asarray(self.centers, dtype=np.float64), counts=np.asarray(self.counts),
+                      value=np.asarray(self.value, dtype=np.float64))
+        return meta, arrays
+
+    def set_state(self, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        super().set_state(meta, arrays)
+        self.top_k, self.beta, self.weighting = int(meta["top_k"]), float(meta["beta"]), meta["weighting"]
+        self.alpha, self.min_cluster_size, self.pool_size = float(meta["alpha"]), int(meta["min_cluster_size"]), meta["pool_size"]
+        self.n_clusters = meta["n_clusters"]
+        self.cv = {int(k): v for k, v in meta["auto_k_cv"].items()} if meta.get("auto_k_cv") else None
+        self.centers, self.counts, self.value = arrays["centers"], arrays["counts"], arrays["value"]
+
     def nearest_cluster(self, q: np.ndarray) -> np.ndarray:
         return np.argmax(np.asarray(q, dtype=np.float64) @ self.centers.T, axis=1)

@@ -117,3 +117,19 @@ class Router:
 
     def describe(self) -> dict[str, Any]:
         return {}
+
+    # -- persistence (fitted-router cache, Router.save/load in avengers.api) ---------------
+    # A fitted router is (meta, arrays): `meta` JSON-able (hyperparameters, fitted scalars),
+    # `arrays` named numpy arrays (.npz, never pickles). `set_state` on an unfitted router
+    # built from the same config restores it exactly: routing is identical.
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        meta = {"name": self.name, "top_n": self.top_n, "models": list(self.models)}
+        arrays = {"overall": np.asarray(self.overall, dtype=np.float64)}
+        if self.pool is not None:
+            arrays["pool"] = np.asarray(self.pool, dtype=np.int64)
+        return meta, arrays
+
+    def set_state(self, meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        self.name, self.top_n, self.models = meta["name"], int(meta["top_n"]), tuple(meta["models"])
+        self.overall = np.asarray(arrays["overall"], dtype=np.float64)
+        self.pool = np.asarray(arrays["pool"], dtype=np.int64) if "pool" in arrays else None
