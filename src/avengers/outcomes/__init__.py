@@ -7,7 +7,6 @@ and validates the result against the canonical schema.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -29,26 +28,19 @@ class RawOutcomes:
     files: dict[str, str] = field(default_factory=dict)
 
 
-SOURCES: Registry[Callable[[Mapping[str, Any]], RawOutcomes]] = Registry("data source")
-
-# Modules that register sources on import. Add a new source module here.
-_SOURCE_MODULES = (
-    "avengers.outcomes.canonical",
-    "avengers.outcomes.routerdc",
-    "avengers.outcomes.routerbench",
-    "avengers.outcomes.mot",
-    "avengers.outcomes.llmrouterbench",
-    "avengers.outcomes.avengers_format",
-)
-
-
-def _import_sources() -> None:
-    for mod in _SOURCE_MODULES:
-        importlib.import_module(mod)
+# Built-in sources, imported only when used. A new source: register it here, or name it in
+# the data config as `source: my_package.my_module:load_fn` (no registration needed).
+SOURCES: Registry[Callable[[Mapping[str, Any]], RawOutcomes]] = Registry("data source", lazy={
+    "outcomes": "avengers.outcomes.canonical:load_canonical",
+    "routerdc": "avengers.outcomes.routerdc:load_routerdc",
+    "routerbench": "avengers.outcomes.routerbench:load_routerbench",
+    "mot": "avengers.outcomes.mot:load_mot",
+    "llmrouterbench": "avengers.outcomes.llmrouterbench:load_llmrouterbench",
+    "avengers_format": "avengers.outcomes.avengers_format:load_avengers_format",
+})
 
 
 def load_outcomes(cfg: Mapping[str, Any]) -> OutcomeTable:
-    _import_sources()
     name = cfg["source"]
     raw = SOURCES.get(name)(cfg)
     missing = cfg.get("missing", "error")
