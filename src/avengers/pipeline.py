@@ -16,6 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from avengers.assets import set_cache_root
+from avengers.config import check_config
 from avengers.errors import ConfigError
 from avengers.embed.cache import CachedEmbedder, text_key
 from avengers.evaluate.metrics import averages, benchmark_scores, predictions_frame, total_costs
@@ -80,6 +81,7 @@ def load_table(data_cfg: DictConfig) -> OutcomeTable:
 
 
 def run_job(cfg: DictConfig) -> JobResult:
+    check_config(cfg)  # unknown keys in any group: one did-you-mean message before anything runs
     seed = int(cfg.seed)
     table = load_table(cfg.data)
     splits = make_splits(table, cfg.data, seed)

@@ -2,7 +2,7 @@
 
 Order (shared helpers first): errors/registry/files/provenance -> assets -> answers ->
 outcomes -> split -> embed -> cluster -> route -> vote -> evaluate -> track -> report ->
-pipeline/api/run. `generate` (making outcomes with LLMs) sits beside the recipe: it may use
+config -> pipeline/api/run. `generate` (making outcomes with LLMs) sits beside the recipe: it may use
 the helpers, assets, answers and the outcome schema, and nothing imports it.
 """
 
@@ -16,7 +16,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src" / "avengers"
 
 ORDER = ["errors", "registry", "files", "provenance", "assets", "answers", "outcomes", "split", "embed",
-         "cluster", "route", "vote", "evaluate", "track", "report", "pipeline", "api", "run"]
+         "cluster", "route", "vote", "evaluate", "track", "report", "config", "pipeline", "api", "run"]
 RANK = {name: i for i, name in enumerate(ORDER)}
 BASE = {"errors", "registry", "files", "provenance"}
 GENERATE_MAY_USE = BASE | {"assets", "answers", "outcomes"}

@@ -78,6 +78,8 @@ class ClusteringMethod:
 
 
 class KMeansClustering(ClusteringMethod):
+    estimator = "sklearn.cluster:KMeans"  # its parameters are this method's config keys
+
     def _fit(self, x, k, seed):
         from sklearn.cluster import KMeans
 
@@ -87,6 +89,8 @@ class KMeansClustering(ClusteringMethod):
 
 
 class AgglomerativeClustering(ClusteringMethod):
+    estimator = "sklearn.cluster:AgglomerativeClustering"  # its parameters are this method's config keys
+
     def _fit(self, x, k, seed):
         from sklearn.cluster import AgglomerativeClustering as Agg
 
@@ -94,6 +98,8 @@ class AgglomerativeClustering(ClusteringMethod):
 
 
 class GaussianMixtureClustering(ClusteringMethod):
+    estimator = "sklearn.mixture:GaussianMixture"  # its parameters are this method's config keys
+
     def _fit(self, x, k, seed):
         from sklearn.mixture import GaussianMixture
 
@@ -103,6 +109,8 @@ class GaussianMixtureClustering(ClusteringMethod):
 
 
 class SpectralClustering(ClusteringMethod):
+    estimator = "sklearn.cluster:SpectralClustering"  # its parameters are this method's config keys
+
     def _fit(self, x, k, seed):
         from sklearn.cluster import SpectralClustering as Spec
 
@@ -111,6 +119,8 @@ class SpectralClustering(ClusteringMethod):
 
 
 class BirchClustering(ClusteringMethod):
+    estimator = "sklearn.cluster:Birch"  # its parameters are this method's config keys
+
     def _fit(self, x, k, seed):
         from sklearn.cluster import Birch
 
