@@ -10,7 +10,7 @@ from avengers.cluster.methods import (AgglomerativeClustering, BirchClustering, 
 from avengers.errors import ConfigError
 from avengers.route.avengers import AvengersRouter, score_clusters
 from avengers.route.base import CalibrationSet
-from avengers.route.ensemble import RouterEnsemble
+from avengers.route.averaging import AveragedRouters
 
 
 def blobs(n_per=30, seed=0):
@@ -122,7 +122,7 @@ def test_ensemble_of_identical_routers_equals_one(tmp_path, monkeypatch):
     data, truth = blob_data()
     make = lambda: AvengersRouter(clustering=KMeansClustering(name="kmeans", n_clusters=3, n_init=4))
     single = make().fit(data, 0)
-    ens = RouterEnsemble([make(), make()], offsets=[0, 0]).fit(data, 0)
+    ens = AveragedRouters([make(), make()], offsets=[0, 0]).fit(data, 0)
     np.testing.assert_array_equal(ens.rank(data.embeddings), single.rank(data.embeddings))
     assert (single.rank(data.embeddings)[:, 0] == truth).all()
 

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from avengers.route.avengers import AvengersRouter
 from avengers.route.base import Router
-from avengers.route.ensemble import RouterEnsemble
+from avengers.route.averaging import AveragedRouters
 
 
 def extra_routers(router: Router) -> dict[str, Router]:
@@ -20,6 +20,6 @@ def extra_routers(router: Router) -> dict[str, Router]:
     ens = extras.get("cluster_ensemble")
     if ens:
         grid = [(int(k), i) for k in ens["n_clusters"] for i in range(int(ens["n_seeds"]))]
-        out["avengers_ensemble"] = RouterEnsemble([router.with_clusters(k) for k, _ in grid],
+        out["avengers_ensemble"] = AveragedRouters([router.with_clusters(k) for k, _ in grid],
                                                   offsets=[i for _, i in grid], name="avengers_ensemble")
     return out

@@ -1,4 +1,4 @@
-"""Cluster ensemble: average the per-model routing values of Avengers routers fitted with
+"""Averaged routers (the "cluster ensemble" row): average the per-model routing values of Avengers routers fitted with
 several seeds and/or K values, then rank. Reduces the variance of a single k-means run."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 from avengers.route.base import CalibrationSet, Router
 
 
-class RouterEnsemble(Router):
+class AveragedRouters(Router):
     def __init__(self, routers: Sequence[Router], offsets: Sequence[int] | None = None, name: str = "ensemble") -> None:
         if not routers:
-            raise ValueError("RouterEnsemble needs at least one router")
+            raise ValueError("AveragedRouters needs at least one router")
         super().__init__(name=name, top_n=routers[0].top_n)
         self.routers = list(routers)
         self.offsets = list(range(len(routers)) if offsets is None else offsets)
