@@ -16,6 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from avengers.assets import set_cache_root
+from avengers.cluster.methods import check_n_clusters
 from avengers.errors import ConfigError
 from avengers.embed.cache import CachedEmbedder, text_key
 from avengers.evaluate.metrics import averages, benchmark_scores, predictions_frame, total_costs
@@ -23,17 +24,14 @@ from avengers.evaluate.routers import baseline_results, routed_result, single_mo
 from avengers.files import stable_hash
 from avengers.outcomes import load_outcomes
 from avengers.outcomes.schema import OutcomeTable
-from avengers.provenance import data_checksums, git_commit, package_versions
+from avengers.provenance import data_checksums, git_commit, package_versions, result_config
 from avengers.route.base import CalibrationSet, Router
 from avengers.route.extras import extra_routers
-from avengers.split import make_splits
+from avengers.split import check_split_config, make_splits
 from avengers.split.views import QueryView, make_view
 from avengers.vote.voter import Voter, strategy_name
 
 log = logging.getLogger(__name__)
-
-# Config keys that do not change results: excluded from the config hash.
-NON_RESULT_KEYS = ("tracking", "paths", "skip_existing")
 
 
 @dataclass
@@ -43,9 +41,22 @@ class JobResult:
     stats: dict[str, Any] = field(default_factory=dict)  # counters for benchmarks (not in metrics)
 
 
-def config_hash(cfg: DictConfig) -> str:
-    c = OmegaConf.to_container(cfg, resolve=True)
-    return stable_hash({k: v for k, v in c.items() if k not in NON_RESULT_KEYS})
+def config_hash(cfg: DictConfig, table: OutcomeTable) -> str:
+    """A result's identity: its config without the result-neutral keys (no paths) plus the
+    checksums of the data files it read, so a changed file at the same path is a new result
+    and the same data in another folder is the same one."""
+    c = result_config(OmegaConf.to_container(cfg, resolve=True))
+    return stable_hash({"config": c, "data": data_checksums(table.files)})
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Refuse bad values of the top-level knobs before anything is loaded or written."""
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed={seed!r} must be an integer in [0, 2**32); e.g. seed=0.")
+    if cfg.get("clustering") is not None and "n_clusters" in cfg.clustering:
+        check_n_clusters(cfg.clustering.n_clusters)
+    check_split_config(cfg.data)
 
 
 def calibration_set(view: QueryView, embeddings: np.ndarray, embedder_id: str, has_cost: bool) -> CalibrationSet:
@@ -79,9 +90,10 @@ def load_table(data_cfg: DictConfig) -> OutcomeTable:
     return _TABLES[key]
 
 
-def run_job(cfg: DictConfig) -> JobResult:
+def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
+    check_config(cfg)
     seed = int(cfg.seed)
-    table = load_table(cfg.data)
+    table = load_table(cfg.data) if table is None else table
     splits = make_splits(table, cfg.data, seed)
     models = table.models
     calib = make_view(splits.calib, models)
@@ -150,12 +162,13 @@ def run_job(cfg: DictConfig) -> JobResult:
             **{f"{name}": r.describe() for name, r in extras.items()},
         },
         "notes": notes,
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "config_hash": config_hash(cfg),
+        # No path on this machine: metrics.json is the same wherever the data and outputs lie.
+        "config": result_config(OmegaConf.to_container(cfg, resolve=True)),
+        "config_hash": config_hash(cfg, table),
         "provenance": {
             "git_commit": git_commit(),
             "packages": package_versions(),
-            "data": data_checksums(table.files, cfg.data.get("root")),
+            "data": data_checksums(table.files),
             "data_source": table.source,
         },
     }
