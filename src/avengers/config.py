@@ -137,8 +137,28 @@ def _source_options(source: str) -> set[str] | None:
     return keys if found else None
 
 
+def check_values(cfg: DictConfig) -> None:
+    """Refuse bad values of the top-level knobs before anything is loaded or written (each stage
+    checks its own finer values)."""
+    from avengers.cluster.methods import check_n_clusters
+    from avengers.split import check_split_config
+
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed={seed!r} must be an integer in [0, 2**32); e.g. seed=0.")
+    if cfg.get("clustering") is not None and "n_clusters" in cfg.clustering:
+        check_n_clusters(cfg.clustering.n_clusters)
+    check_split_config(cfg.data)
+
+
 def check_config(cfg: DictConfig | Mapping[str, Any]) -> None:
-    """Refuse unknown keys in any group, with a did-you-mean. Values are checked by each stage."""
+    """Refuse unknown keys in any group (with a did-you-mean), then bad top-level values."""
+    check_keys(cfg)
+    check_values(cfg)
+
+
+def check_keys(cfg: DictConfig | Mapping[str, Any]) -> None:
+    """Refuse unknown keys in any group, with a did-you-mean."""
     c = OmegaConf.to_container(cfg, resolve=False) if isinstance(cfg, DictConfig) else dict(cfg)
     c.pop("hydra", None)
     _check_keys("", c, _fields(JobSpec), "Groups: data, embedder, clustering, router, ensemble, tracking, paths.")

@@ -24,7 +24,7 @@ from avengers.evaluate.routers import baseline_results, routed_result, single_mo
 from avengers.files import stable_hash
 from avengers.outcomes import load_outcomes
 from avengers.outcomes.schema import OutcomeTable
-from avengers.provenance import data_checksums, git_commit, package_versions
+from avengers.provenance import data_checksums, git_commit, package_versions, result_config
 from avengers.route.base import CalibrationSet, Router
 from avengers.route.extras import extra_routers
 from avengers.split import make_splits
@@ -32,9 +32,6 @@ from avengers.split.views import QueryView, make_view
 from avengers.vote.voter import Voter, strategy_name
 
 log = logging.getLogger(__name__)
-
-# Config keys that do not change results: excluded from the config hash.
-NON_RESULT_KEYS = ("tracking", "paths", "skip_existing")
 
 
 @dataclass
@@ -44,9 +41,12 @@ class JobResult:
     stats: dict[str, Any] = field(default_factory=dict)  # counters for benchmarks (not in metrics)
 
 
-def config_hash(cfg: DictConfig) -> str:
-    c = OmegaConf.to_container(cfg, resolve=True)
-    return stable_hash({k: v for k, v in c.items() if k not in NON_RESULT_KEYS})
+def config_hash(cfg: DictConfig, table: OutcomeTable) -> str:
+    """A result's identity: its config without the result-neutral keys (no paths) plus the
+    checksums of the data files it read, so a changed file at the same path is a new result
+    and the same data in another folder is the same one."""
+    c = result_config(OmegaConf.to_container(cfg, resolve=True))
+    return stable_hash({"config": c, "data": data_checksums(table.files)})
 
 
 def calibration_set(view: QueryView, embeddings: np.ndarray, embedder_id: str, has_cost: bool) -> CalibrationSet:
@@ -80,10 +80,10 @@ def load_table(data_cfg: DictConfig) -> OutcomeTable:
     return _TABLES[key]
 
 
-def run_job(cfg: DictConfig) -> JobResult:
-    check_config(cfg)  # unknown keys in any group: one did-you-mean message before anything runs
+def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
+    check_config(cfg)  # unknown keys (did-you-mean) and bad top-level values, before anything runs
     seed = int(cfg.seed)
-    table = load_table(cfg.data)
+    table = load_table(cfg.data) if table is None else table
     splits = make_splits(table, cfg.data, seed)
     models = table.models
     calib = make_view(splits.calib, models)
@@ -152,12 +152,13 @@ def run_job(cfg: DictConfig) -> JobResult:
             **{f"{name}": r.describe() for name, r in extras.items()},
         },
         "notes": notes,
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "config_hash": config_hash(cfg),
+        # No path on this machine: metrics.json is the same wherever the data and outputs lie.
+        "config": result_config(OmegaConf.to_container(cfg, resolve=True)),
+        "config_hash": config_hash(cfg, table),
         "provenance": {
             "git_commit": git_commit(),
             "packages": package_versions(),
-            "data": data_checksums(table.files, cfg.data.get("root")),
+            "data": data_checksums(table.files),
             "data_source": table.source,
         },
     }

@@ -1,8 +1,15 @@
+"""Clustering methods (`_target_` configs) and the on-disk cache of fitted clusterings.
+
+Fits are float64 with a fixed thread count, so the same inputs and seed give the same labels
+on any x86-64 CPU (docs/reproducibility.md)."""
+
 from __future__ import annotations
 
 import copy
 import io
 import logging
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -10,7 +17,6 @@ from typing import Any, Mapping
 import numpy as np
 
 from avengers.assets import cache_root
-from avengers.embed.base import l2_normalise
 from avengers.errors import ConfigError
 from avengers.files import atomic_write_bytes, stable_hash
 
@@ -18,21 +24,45 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CACHE = object()  # fit_cached's default: the one cache root (avengers.assets.cache_root)
 
+# Threads of every fit. Fixed, so a fit sums in the same order on a 2-core laptop and a 64-core
+# server: scikit-learn's k-means adds per-thread partial centre sums in lock order, which with
+# more threads varies from run to run (docs/reproducibility.md). Cost: measured there.
+FIT_THREADS = 1
+
+# Bump when the fitting procedure changes, so fits made the old way are not reused.
+CACHE_VERSION = 2
+
 
 @dataclass(frozen=True)
 class ClusterFit:
-    labels: np.ndarray  # (n_calib,) cluster id of each calibration query
-    centers: np.ndarray  # (K, d) L2-normalised centres; routing uses cosine to these
+    labels: np.ndarray  # (n_calib,) int64 cluster id of each calibration query
+    centers: np.ndarray  # (K, d) float64 L2-normalised centres; routing uses cosine to these
 
     @property
     def n_clusters(self) -> int:
         return int(self.centers.shape[0])
 
 
+def check_n_clusters(k: Any, where: str = "clustering.n_clusters", allow_auto: bool = True) -> None:
+    """A positive integer (or 'auto'); anything else is refused, never rounded."""
+    if allow_auto and k == "auto":
+        return
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        auto = " or 'auto'" if allow_auto else ""
+        raise ConfigError(f"{where}={k!r} must be a positive integer{auto}; e.g. {where}=64.")
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm, in float64 (zero rows stay zero)."""
+    x = np.asarray(x, dtype=np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
+    return x / np.where(norms == 0, 1.0, norms)
+
+
 def member_means(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     """Centres for methods that have none (agglomerative, spectral): the mean of each cluster."""
     centers = np.zeros((k, x.shape[1]), dtype=np.float64)
-    np.add.at(centers, labels, x)
+    np.add.at(centers, labels, np.asarray(x, dtype=np.float64))
     counts = np.bincount(labels, minlength=k)[:, None]
     return centers / np.maximum(counts, 1)
 
@@ -57,21 +87,27 @@ class ClusteringMethod:
 
     def fit(self, x: np.ndarray, seed: int) -> ClusterFit:
         k = self.n_clusters
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise ConfigError(f"clustering.n_clusters={k!r} must be a positive integer.")
+        check_n_clusters(k, allow_auto=False)
         if k > len(x):
             raise ConfigError(
                 f"clustering.n_clusters={k} is larger than the calibration set ({len(x)} queries). "
                 f"Choose n_clusters <= {len(x)}, or use more calibration data."
             )
-        labels, centers = self._fit(np.asarray(x, dtype=np.float64), int(k), int(seed))
-        labels = np.asarray(labels, dtype=np.int64)
-        # Relabel to 0..K'-1 in order of first appearance: some methods leave ids unused.
+        from threadpoolctl import threadpool_limits
+
+        # float64 throughout: boundary queries then flip only for differences 1e9 times smaller
+        # than float32 rounding. Fixed threads for BLAS and OpenMP alike (see FIT_THREADS).
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        with threadpool_limits(limits=FIT_THREADS):
+            labels, centers = self._fit(x, int(k), int(seed))
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+        # Relabel to 0..K'-1 keeping the method's order: some methods leave ids unused.
         used, labels = np.unique(labels, return_inverse=True)
-        centers = member_means(x, labels, len(used)) if centers is None else np.asarray(centers)[used]
+        labels = labels.astype(np.int64).reshape(-1)
+        centers = member_means(x, labels, len(used)) if centers is None else np.asarray(centers, dtype=np.float64)[used]
         if len(used) < k:
             log.warning("%s produced %d non-empty clusters of the %d requested", self.name, len(used), k)
-        return ClusterFit(labels=labels, centers=l2_normalise(centers))
+        return ClusterFit(labels=labels, centers=unit_rows(centers))
 
     def _fit(self, x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
@@ -129,21 +165,73 @@ class BirchClustering(ClusteringMethod):
         return Birch(n_clusters=k, **{"threshold": 0.3, "branching_factor": 50, **self.params}).fit_predict(x), None
 
 
+class CorruptCache(Exception):
+    """A cached fit that cannot be used; the message says why."""
+
+
+def read_fit(path: Path, n: int, d: int, k: int) -> ClusterFit:
+    """Load a cached fit and check it against what the fit must be: `n` labels in 0..K'-1 (every
+    cluster used), K' <= k finite unit-norm float64 centres of dimension `d`."""
+    try:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise CorruptCache("holds a bare array, expected an .npz archive of 'centers' and 'labels'")
+        with z:
+            if sorted(z.files) != ["centers", "labels"]:
+                raise CorruptCache(f"holds {sorted(z.files)}, expected ['centers', 'labels']")
+            labels, centers = z["labels"], z["centers"]
+    except CorruptCache:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        # allow_pickle=False turns a pickled payload into a ValueError here.
+        raise CorruptCache(f"unreadable: {type(e).__name__}: {e}") from None
+    if labels.dtype != np.int64 or labels.shape != (n,):
+        raise CorruptCache(f"labels are {labels.dtype} {labels.shape}, expected int64 ({n},)")
+    if centers.dtype != np.float64 or centers.ndim != 2 or centers.shape[1] != d or not 1 <= centers.shape[0] <= k:
+        raise CorruptCache(f"centres are {centers.dtype} {centers.shape}, expected float64 (K<={k}, {d})")
+    kk = centers.shape[0]
+    if labels.min() < 0 or labels.max() >= kk:
+        raise CorruptCache(f"labels range {labels.min()}..{labels.max()} is outside 0..{kk - 1}")
+    if (np.bincount(labels, minlength=kk) == 0).any():
+        raise CorruptCache("some cluster has no member")
+    if not np.isfinite(centers).all():
+        raise CorruptCache("centres hold NaN or infinity")
+    if not np.allclose(np.einsum("ij,ij->i", centers, centers), 1.0, rtol=0, atol=1e-9):
+        raise CorruptCache("centres are not unit vectors")
+    return ClusterFit(labels=labels, centers=centers)
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a bad cache file to <name>.corrupt (kept for inspection, never read again)."""
+    aside = path.with_name(path.name + ".corrupt")
+    try:
+        path.replace(aside)
+    except FileNotFoundError:  # a parallel job moved it first
+        pass
+    return aside
+
+
 def fit_cached(method: ClusteringMethod, x: np.ndarray, seed: int, inputs_key: dict[str, Any],
                cache_dir: str | Path | None | object = DEFAULT_CACHE) -> tuple[ClusterFit, bool]:
     """Fit, or load a fit made with exactly the same inputs. Returns (fit, was_cached).
 
     `inputs_key` names everything upstream (embedder identity, calibration text hashes); the
     method's own parameters and the seed are added here. Stored as .npz (no pickles), written
-    atomically so parallel jobs can race safely.
+    atomically so parallel jobs can race safely, checked on read: a corrupt file is named in a
+    warning, moved aside and the fit recomputed.
     """
-    key = stable_hash({"inputs": inputs_key, "method": method.key(), "seed": int(seed), "v": 1})
+    check_n_clusters(method.n_clusters, allow_auto=False)
+    key = stable_hash({"inputs": inputs_key, "method": method.key(), "seed": int(seed), "v": CACHE_VERSION})
     if cache_dir is DEFAULT_CACHE:
         cache_dir = cache_root()
     path = Path(cache_dir).expanduser() / "clusterings" / f"{key}.npz" if cache_dir else None
     if path is not None and path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            return ClusterFit(labels=z["labels"], centers=z["centers"]), True
+        x = np.asarray(x)
+        try:
+            return read_fit(path, len(x), x.shape[1], int(method.n_clusters)), True
+        except CorruptCache as e:
+            aside = move_aside(path)
+            log.warning("Clustering cache %s is corrupt (%s); moved it to %s and recomputing the fit.", path, e, aside)
     fit = method.fit(x, seed)
     if path is not None:
         buf = io.BytesIO()

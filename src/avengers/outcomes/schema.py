@@ -96,6 +96,14 @@ def validate(df: pd.DataFrame, *, missing: str = "error", where: str = "outcome 
             bad = df[col.isna().to_numpy()]
             raise OutcomeError(f"{where}: column {c!r} is null in {len(bad)} row(s), e.g. {_examples(bad, KEY)}.")
         out[c] = col.astype(str)
+    blank = out["query"].str.strip() == ""
+    if blank.any():
+        all_blank = blank.groupby(out["benchmark"]).all()
+        if all_blank.any():
+            raise OutcomeError(
+                f"{where}: every query text of benchmark(s) {sorted(all_blank[all_blank].index)[:5]} is empty; the router "
+                f"embeds the query text, so there is nothing to route on. Fill the 'query' column (the question as a user asks it)."
+            )
     try:
         sample = pd.to_numeric(df["sample"].reset_index(drop=True), errors="raise")
     except (ValueError, TypeError) as e:
@@ -121,9 +129,17 @@ def validate(df: pd.DataFrame, *, missing: str = "error", where: str = "outcome 
     else:
         out["answer"] = pd.Series([None] * len(df), dtype=object)
     if "cost" in df:
-        cost = pd.to_numeric(df["cost"].reset_index(drop=True), errors="coerce").astype("float64")
-        if (cost < 0).any():
-            raise OutcomeError(f"{where}: negative cost in {int((cost < 0).sum())} row(s); cost is USD spent (>= 0) or null.")
+        raw = df["cost"].reset_index(drop=True)
+        cost = pd.to_numeric(raw, errors="coerce").astype("float64")
+        # A value that is not a number is refused, never read as missing (it would count 0 in totals).
+        for bad, what in ((cost.isna() & ~raw.map(_isnull), "is not a number"),
+                          (np.isinf(cost), "is infinite"), (cost < 0, "is negative")):
+            if bad.any():
+                ex = out[bad.to_numpy()].assign(cost=raw[bad].to_numpy())
+                raise OutcomeError(
+                    f"{where}: cost {what} in {int(bad.sum())} row(s), e.g. {_examples(ex, ['benchmark', 'query_id', 'model', 'cost'])}. "
+                    f"cost is the USD spent on the sample: a finite number >= 0, or null when unknown."
+                )
         out["cost"] = cost
     else:
         out["cost"] = np.nan
@@ -194,8 +210,21 @@ def read_outcomes(path: str | os.PathLike) -> pd.DataFrame:
     p = Path(path)
     if not p.exists():
         raise OutcomeError(f"Outcome file {str(p)!r} does not exist. Pass data.path=<file.parquet|file.jsonl>.")
+    if not p.is_file():
+        raise OutcomeError(f"Outcome file {str(p)!r} is a directory, not a file. Pass data.path=<file.parquet|file.jsonl>.")
+    if p.stat().st_size == 0:
+        raise OutcomeError(f"Outcome file {str(p)!r} is empty (0 bytes). Rewrite it, or point data.path at the right file.")
     if p.suffix == ".parquet":
-        return pd.read_parquet(p)
+        import pyarrow as pa
+
+        try:
+            return pd.read_parquet(p)
+        except (OSError, ValueError, pa.ArrowException) as e:
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise OutcomeError(
+                f"Outcome file {str(p)!r} is not a readable Parquet file ({type(e).__name__}: {first}); it may be truncated "
+                f"or corrupt. Rewrite it (avengers.outcomes.schema.write_outcomes) or restore it."
+            ) from None
     if p.suffix in (".jsonl", ".json"):
         try:
             return pd.read_json(p, lines=True, dtype={"query_id": str, "benchmark": str, "model": str, "answer": object})

@@ -1,9 +1,10 @@
 """Find job folders below the given run dirs and load their metrics.json.
 
-A job folder is a directory holding `metrics.json` or Hydra's `.hydra/config.yaml` (written when a
-job starts, so a job that crashed or is still running has one but no metrics.json). Jobs whose
-metrics.json is missing or unreadable become `FailedJob`s: they are reported, never silently
-dropped, and never stop the other jobs from being tabulated.
+A job folder is a directory holding `metrics.json`, `failed.json` or Hydra's `.hydra/config.yaml`
+(written when a job starts, so a job that crashed or is still running has one but no
+metrics.json). Jobs whose metrics.json is missing or unreadable, and jobs whose last run failed
+(`failed.json`, even beside an older metrics.json), become `FailedJob`s: they are reported, never
+silently dropped, and never stop the other jobs from being tabulated.
 """
 
 from __future__ import annotations
@@ -20,11 +21,17 @@ from typing import Any
 
 from avengers.errors import AvengersError
 from avengers.files import stable_hash
+from avengers.provenance import RESULT_NEUTRAL_KEYS, drop_keys
 
-METRICS = "metrics.json"
+# The files of a job folder (avengers.run writes them).
+METRICS = "metrics.json"  # the result; written last, so its presence marks a finished job
+FAILED = "failed.json"  # the last run failed: {"error", "type"}; no metrics.json is current then
+RUN = "run.json"  # where and how the job ran (paths, machine, predictions checksum): never a result
+PREDICTIONS = "predictions.parquet"
+STALE_SUFFIX = ".stale"  # metrics.stale.json etc.: a previous result, set aside when a rerun starts
 HYDRA_CONFIG = os.path.join(".hydra", "config.yaml")
-# Top-level config nodes that never change what a job computes (see config_hash in metrics.json).
-DEFAULT_IGNORED_KEYS = ("tracking", "paths", "hydra")
+# Config keys that may differ between jobs of one cell: those that never change a result.
+DEFAULT_IGNORED_KEYS = RESULT_NEUTRAL_KEYS
 _SKIP_DIRS = {".hydra", "wandb", "__pycache__", ".submitit", ".ipynb_checkpoints"}
 
 
@@ -118,7 +125,7 @@ def _job_dirs(paths: list[Path]) -> list[Path]:
         for dirpath, dirnames, filenames in os.walk(p):
             dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
             d = Path(dirpath)
-            if METRICS in filenames or os.path.isfile(d / HYDRA_CONFIG):
+            if METRICS in filenames or FAILED in filenames or os.path.isfile(d / HYDRA_CONFIG):
                 found.setdefault(os.path.realpath(d), d)
     return [found[k] for k in sorted(found)]
 
@@ -163,11 +170,27 @@ def _failed(job_dir: Path, root: Path, reason: str, cfg: dict[str, Any] | None) 
 
 
 def _config_hash(cfg: dict[str, Any], ignored: tuple[str, ...]) -> str:
-    return stable_hash({k: v for k, v in cfg.items() if k not in ignored})
+    return stable_hash(drop_keys(cfg, ignored))
+
+
+def failure_reason(job_dir: Path) -> str | None:
+    """Why the last run of this job failed (from failed.json), or None when it did not."""
+    path = job_dir / FAILED
+    if not path.exists():
+        return None
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        msg = info.get("error") if isinstance(info, dict) else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        msg = None
+    return f"failed: {msg}" if isinstance(msg, str) and msg else "failed (unreadable failed.json)"
 
 
 def load_job(job_dir: Path, root: Path) -> Job | FailedJob:
     path = job_dir / METRICS
+    failed = failure_reason(job_dir)
+    if failed is not None:  # an older metrics.json beside it is not the current result
+        return _failed(job_dir, root, failed, None)
     if not path.is_file():
         return _failed(job_dir, root, "missing metrics.json (the job failed or is still running)", None)
     try:

@@ -39,6 +39,33 @@ def rng_for(seed: int, *parts: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def check_split_config(cfg: Mapping[str, Any]) -> None:
+    """Refuse bad split knobs with one message each; nothing is coerced (2.5 is not 2, 0 is not "no cap")."""
+    test_size = cfg.get("test_size", 0.3)
+    if not _is_number(test_size) or not 0 < test_size < 1:
+        raise ConfigError(f"data.test_size={test_size!r} must be a number in (0, 1); e.g. data.test_size=0.3.")
+    frac = cfg.get("calibration_fraction", 1.0)
+    if not _is_number(frac) or not 0 < frac <= 1:
+        raise ConfigError(f"data.calibration_fraction={frac!r} must be a number in (0, 1]; e.g. 0.5.")
+    cap = cfg.get("max_queries_per_benchmark")
+    if cap is not None and (not _is_int(cap) or cap < 1):
+        raise ConfigError(
+            f"data.max_queries_per_benchmark={cap!r} must be a positive integer (queries kept per benchmark and "
+            f"split), or null for no cap."
+        )
+    sub_seed = cfg.get("subsample_seed")
+    if sub_seed is not None and (not _is_int(sub_seed) or not 0 <= sub_seed < 2**32):
+        raise ConfigError(f"data.subsample_seed={sub_seed!r} must be an integer >= 0, or null (the job seed).")
+
+
 def _subsample(ids: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(ids, size=n, replace=False)) if n < len(ids) else ids
 
@@ -55,12 +82,9 @@ def make_splits(table: OutcomeTable, cfg: Mapping[str, Any], seed: int) -> Split
                 f"This data has: {', '.join(known)}."
             )
     ood = [b for b in ood if b in chosen]
+    check_split_config(cfg)
     test_size = float(cfg.get("test_size", 0.3))
-    if not 0 < test_size < 1:
-        raise ConfigError(f"data.test_size={test_size} must be in (0, 1).")
     frac = float(cfg.get("calibration_fraction", 1.0))
-    if not 0 < frac <= 1:
-        raise ConfigError(f"data.calibration_fraction={frac} must be in (0, 1].")
     cap = cfg.get("max_queries_per_benchmark")
     # The subsample may be pinned apart from the job seed, so that a seed sweep varies the
     # clustering on one fixed subset (and an expensive embedder embeds it once).
@@ -98,7 +122,7 @@ def make_splits(table: OutcomeTable, cfg: Mapping[str, Any], seed: int) -> Split
                 raise ConfigError(f"Benchmark {bench!r} has no test queries; drop it from data.benchmarks.")
             if frac < 1:
                 train = _subsample(train, max(1, int(round(frac * len(train)))), rng_for(seed, "calib_fraction", bench))
-        if cap:
+        if cap is not None:
             train = _subsample(train, int(cap), rng_for(sub_seed, "cap-train", bench))
             test = _subsample(test, int(cap), rng_for(sub_seed, "cap-test", bench))
         calib_keys += [(bench, i) for i in train]
