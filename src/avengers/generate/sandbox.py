@@ -530,7 +530,7 @@ def _make_hook(roots, allow_network,
     return hook
 
 
-import io, pickle, traceback, types
+import io, pickle, signal, traceback, types
 from collections import deque as _deque
 from fractions import Fraction as _Fraction
 from decimal import Decimal as _Decimal
@@ -652,6 +652,7 @@ class _Unpickler(pickle.Unpickler):
         return module.__dict__[pid[1]]
 
 
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past RLIMIT_FSIZE raise OSError instead
 module = types.ModuleType("__sandbox__")
 module.__dict__["__builtins__"] = __builtins__
 sys.modules["__sandbox__"] = module
@@ -1227,7 +1228,7 @@ def run_tests(
         judged = judge.wait(start + limits.timeout - time.monotonic())
         timed_out = not judged
         # the runner ends by itself once the judge has gone; a short grace for its exit status
-        runner_done = runner.wait(min(1.0, start + limits.timeout - time.monotonic()) if judged else 0)
+        runner_done = runner.wait(min(3.0, start + limits.timeout - time.monotonic()) if judged else 0)
         for box in boxes:
             box.kill()
         duration = time.monotonic() - start
