@@ -214,3 +214,355 @@ def test_parallel_runs():
     with ThreadPoolExecutor(4) as ex:
         results = list(ex.map(lambda _: run_python(src, FAST), range(6)))
     assert all(r.passed for r in results), [r.stderr for r in results]
+
+
+# ------------------------------------------------------------------------------------------
+# Issue 12: every attack of the report, each with the audit hook off as well, so that it is the
+# kernel's isolation (namespaces, a private read-only filesystem, no capabilities) that holds.
+from avengers.generate import sandbox as sandbox_mod  # noqa: E402
+from avengers.generate.sandbox import SandboxUnavailable  # noqa: E402
+
+BOTH = pytest.mark.parametrize("hook", [True, False], ids=["audit-hook", "kernel-only"])
+
+_ATTEMPT = (
+    "import os, sys\n"
+    "results = {}\n"
+    "def attempt(name, fn):\n"
+    "    try:\n"
+    "        fn()\n"
+    "        results[name] = 'SUCCEEDED'\n"
+    "    except BaseException as e:\n"
+    "        results[name] = 'refused: ' + type(e).__name__\n"
+)
+
+
+@pytest.fixture
+def tracked(tmp_path, monkeypatch):
+    """Temporary folders and cgroups of the runs made in a test, to check none is left behind."""
+    tmp = tmp_path / "sandbox-tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(sandbox_mod.tempfile, "tempdir", str(tmp))
+    made: list[Path] = []
+    real = sandbox_mod._make_cgroup
+
+    def make(n):
+        cg = real(n)
+        if cg is not None:
+            made.append(cg)
+        return cg
+
+    monkeypatch.setattr(sandbox_mod, "_make_cgroup", make)
+    yield tmp, made
+    assert list(tmp.iterdir()) == [], "a sandbox left its temporary folder behind"
+    assert [cg for cg in made if cg.exists()] == [], "a sandbox left its cgroup behind"
+
+
+def _outside(tmp_path: Path) -> tuple[Path, Path]:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    keep = outside / "keep.txt"
+    keep.write_text("precious")
+    keep.chmod(0o644)
+    return outside, keep
+
+
+@BOTH
+def test_attack_writes_through_dir_fd_and_sqlite_cannot_escape(tmp_path, tracked, hook):
+    """Issue 12.1: dir_fd writes, unlink/rename/chmod through descriptors, sqlite3 (C-level writes)."""
+    outside, keep = _outside(tmp_path)
+    o, k = str(outside), str(keep)
+    code = _ATTEMPT + (
+        "import sqlite3\n"
+        f"attempt('open dir_fd', lambda: os.open('pwned', os.O_WRONLY | os.O_CREAT, dir_fd=os.open({o!r}, os.O_RDONLY)))\n"
+        f"attempt('unlink dir_fd', lambda: os.unlink('keep.txt', dir_fd=os.open({o!r}, os.O_RDONLY)))\n"
+        f"attempt('rename src_dir_fd', lambda: os.rename('keep.txt', 'moved', src_dir_fd=os.open({o!r}, os.O_RDONLY)))\n"
+        f"attempt('chmod read-only fd', lambda: os.chmod(os.open({k!r}, os.O_RDONLY), 0o777))\n"
+        f"attempt('sqlite', lambda: sqlite3.connect({o + '/x.db'!r}).execute('create table t(x)'))\n"
+        "attempt('root dir_fd', lambda: os.open('tmp/pwned', os.O_WRONLY | os.O_CREAT, dir_fd=os.open('/', os.O_RDONLY)))\n"
+        "attempt('python prefix', lambda: open(sys.prefix + '/pwned', 'w'))\n"
+        "attempt('python base prefix', lambda: open(sys.base_prefix + '/pwned', 'w'))\n"
+        "attempt('/usr', lambda: open('/usr/pwned', 'w'))\n"
+        "attempt('/etc/passwd', lambda: open('/etc/passwd', 'a'))\n"
+        "attempt('sqlite in /usr', lambda: sqlite3.connect('/usr/x.db').execute('create table t(x)'))\n"
+        "print(results)\n"
+        "assert 'SUCCEEDED' not in results.values(), results\n"
+    )
+    res = run_python(code, FAST, _audit_hook=hook)
+    assert res.passed, res.stdout + res.stderr  # every attempt was refused inside the sandbox
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert keep.read_text() == "precious" and keep.stat().st_mode & 0o777 == 0o644
+    for p in (Path(sys.prefix) / "pwned", Path(sys.base_prefix) / "pwned", Path("/usr/pwned"), Path("/usr/x.db")):
+        assert not p.exists()
+    _assert_cleaned(res)
+
+
+@BOTH
+def test_attack_faking_a_pass_fails(tracked, hook):
+    """Issue 12.2: no token to read; a wrong solution that exits early or forges replies fails."""
+    wrong = "def f(x):\n    return 0\n"
+    tests = "assert f(1) == 2\nassert f(5) == 6\n"
+    attacks = {
+        "print argv, cmdline and __main__, then exit 0": (
+            "import os, sys, __main__\n"
+            "print(sys.argv, open('/proc/self/cmdline', 'rb').read(), vars(__main__).keys())\n"
+            "sys.stdout.flush()\n"
+            "os._exit(0)\n"
+        ),
+        "forge frames on every descriptor, then exit 0": (
+            "import os, json\n"
+            "for body in ({'kind': 'loaded', 'ok': True, 'names': {}}, {'status': 'passed', 'message': ''},\n"
+            "             {'kind': 'return', 'value': ['int', '2']}):\n"
+            "    data = json.dumps(body).encode()\n"
+            "    for fd in range(0, 64):\n"
+            "        try:\n"
+            "            os.write(fd, len(data).to_bytes(8, 'big') + data)\n"
+            "        except OSError:\n"
+            "            pass\n"
+            "os._exit(0)\n"
+        ),
+        "read the parent's frames and memory": (
+            "import sys, os\n"
+            "f = sys._getframe()\n"
+            "while f is not None:\n"
+            "    print(sorted(f.f_globals)[:50])\n"
+            "    f = f.f_back\n"
+            "print(os.listdir('/proc'))\n"
+        ),
+        "an object equal to everything": (
+            "class Any:\n"
+            "    def __eq__(self, other):\n"
+            "        return True\n"
+            "def f(x):\n"
+            "    return Any()\n"
+        ),
+        "a list whose == is always True": (
+            "class L(list):\n"
+            "    def __eq__(self, other):\n"
+            "        return True\n"
+            "def f(x):\n"
+            "    return L()\n"
+        ),
+        "shadow the builtins and AssertionError": (
+            "import builtins\n"
+            "abs = lambda x: 0\n"
+            "len = lambda x: 0\n"
+            "AssertionError = None\n"
+            "builtins.AssertionError = type('Nope', (Exception,), {})\n"
+            "def f(x):\n"
+            "    return 0\n"
+        ),
+        "sys.exit(0) inside the function": "import sys\ndef f(x):\n    sys.exit(0)\n",
+        "kill the whole namespace": "import os\ndef f(x):\n    os.kill(-1, 9)\n    os._exit(0)\n",
+    }
+    for name, program in attacks.items():
+        res = run_tests(wrong + program, tests + "assert abs(f(1) - 2) < 1e-9\n", FAST, _audit_hook=hook)
+        assert not res.passed and res.status in ("failed", "error", "killed"), (name, res)
+        _assert_cleaned(res)
+    # the same checks pass a right solution
+    res = run_tests("def f(x):\n    return x + 1\n", tests, FAST, _audit_hook=hook)
+    assert res.passed, res.stderr
+
+
+@BOTH
+def test_attack_killing_the_harness_fails(tracked, hook):
+    """Issue 12.3: pidfd_send_signal(pidfd_open(getppid())), kill(-1), the harness's pid: the
+    sandbox has its own PID namespace, so the harness is not even visible; nothing leaks."""
+    me = os.getpid()
+    code = _ATTEMPT + (
+        "import signal\n"
+        "attempt('pidfd parent', lambda: signal.pidfd_send_signal(os.pidfd_open(os.getppid()), 9))\n"
+        f"attempt('pidfd harness', lambda: signal.pidfd_send_signal(os.pidfd_open({me}), 9))\n"
+        f"attempt('kill harness', lambda: os.kill({me}, 9))\n"
+        "attempt('kill init', lambda: os.kill(1, 9))\n"
+        "print(results, os.getpid(), os.getppid(), sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+        "assert 'SUCCEEDED' not in [results[k] for k in ('pidfd harness', 'kill harness')], results\n"
+    )
+    res = run_python(code, FAST, _audit_hook=hook)
+    assert not res.stderr or "SUCCEEDED" not in res.stderr
+    assert res.status in ("passed", "error", "failed"), res  # the harness is alive to say so
+    if not hook:
+        assert res.passed, res.stderr
+        # the only processes visible inside are the sandbox's own init and itself
+        visible = res.stdout.strip().rsplit("[", 1)[1]
+        assert visible.rstrip("]").replace(" ", "") in ("1,2", "1,2,3")
+    _assert_cleaned(res)
+    # kill(-1) takes down the sandbox only
+    res = run_python("import os\nos.kill(-1, 9)\nimport time\ntime.sleep(30)", FAST, _audit_hook=False)
+    assert not res.passed and res.status in ("killed", "error")
+    _assert_cleaned(res)
+
+
+@BOTH
+def test_attack_secrets_are_unreadable(tmp_path, monkeypatch, tracked, hook):
+    """Issue 12.4: /proc/<ppid>/environ, /etc/shadow, files outside the working directory."""
+    secret = "s3cret-" + uuid.uuid4().hex
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    outside, _ = _outside(tmp_path)
+    (outside / "key.txt").write_text(secret)
+    repo_file = Path(__file__).resolve()
+    code = (
+        "import os, glob\n"
+        "found = []\n"
+        "def grab(path):\n"
+        "    try:\n"
+        "        with open(path, 'rb') as f:\n"
+        "            found.append((path, f.read(100000)))\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "for p in glob.glob('/proc/*/environ') + glob.glob('/proc/*/cmdline') + ['/proc/1/environ', f'/proc/{os.getppid()}/environ']:\n"
+        "    grab(p)\n"
+        f"for p in ['/etc/shadow', '/etc/gshadow', {str(outside / 'key.txt')!r}, {str(repo_file)!r},\n"
+        "          os.path.expanduser('~/.bash_history'), '/root/.ssh/id_rsa', '/root/.bash_history']:\n"
+        "    grab(p)\n"
+        f"assert not os.path.exists({str(outside)!r}) and not os.path.exists({str(repo_file.parent)!r})\n"
+        "assert not os.path.exists('/etc/shadow')\n"
+        "print([p for p, _ in found])\n"
+        "print(b''.join(d for _, d in found).decode('latin-1'))\n"
+    )
+    res = run_python(code, FAST, _audit_hook=hook)
+    assert res.passed, res.stderr
+    assert secret not in res.stdout and secret not in res.stderr
+    _assert_cleaned(res)
+
+
+def test_sandbox_filesystem_view(tracked):
+    """Only the interpreter, /usr, a minimal /dev and /etc and the working directory exist; the
+    program runs as an unprivileged user with no capability and no_new_privs."""
+    code = (
+        "import os, sys\n"
+        "print(sorted(os.listdir('/')))\n"
+        "print(sorted(os.listdir('/etc')))\n"
+        "print(sorted(os.listdir('/dev')))\n"
+        "status = dict(l.split(':', 1) for l in open('/proc/self/status'))\n"
+        "print({k: status[k].strip() for k in ('CapEff', 'CapPrm', 'CapBnd', 'NoNewPrivs')})\n"
+        "assert os.getcwd() == os.environ['HOME']\n"
+        "open('x', 'w').write('ok')\n"
+    )
+    res = run_python(code, FAST, _audit_hook=False)
+    assert res.passed, res.stderr
+    top, etc, dev, caps = res.stdout.strip().splitlines()
+    assert set(eval(top)) <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp", "usr",
+                              *(p.strip("/").split("/")[0] for p in sandbox_mod._python_dirs(sys.executable))}
+    assert "shadow" not in eval(etc) and "gshadow" not in eval(etc)
+    assert set(eval(dev)) == {"null", "zero", "full", "random", "urandom", "fd", "stdin", "stdout", "stderr"}
+    assert eval(caps) == {"CapEff": "0" * 16, "CapPrm": "0" * 16, "CapBnd": "0" * 16, "NoNewPrivs": "1"}
+
+
+@pytest.mark.parametrize("step", ["unshare", "mount", "proc", "pivot_root", "drop"])
+def test_missing_kernel_feature_refuses_to_run(tmp_path, tracked, step):
+    """Where the kernel refuses a step of the isolation, nothing runs and the message says why."""
+    marker = tmp_path / "ran"
+    code = f"open({str(marker)!r}, 'w').write('ran')"
+    with pytest.raises(SandboxUnavailable) as info:
+        run_tests(code, "", FAST, _audit_hook=False, _fault=step)
+    msg = str(info.value)
+    assert "ran nothing" in msg and "simulated" in msg and "unshare --user" in msg
+    assert not marker.exists()
+
+
+def test_judge_compares_plain_values():
+    """The judge sees the solution's return values as built-in data, whatever their type."""
+    program = (
+        "import math\n"
+        "from collections import deque, OrderedDict, Counter\n"
+        "def helper(x):\n"
+        "    return x * 2\n"
+        "def values():\n"
+        "    return (1, 2.5, 'a', b'b', None, True, [1, (2, 3)], {1: {'x'}}, frozenset({4}), 10 ** 40, -7,\n"
+        "            float('inf'), 1 + 2j, range(3), deque([1]), OrderedDict(a=1), Counter('aab'))\n"
+        "def gen(n):\n"
+        "    yield from range(n)\n"
+        "def keys():\n"
+        "    return {'a': 1, 'b': 2}.keys()\n"
+        "def boom(kind):\n"
+        "    raise {'v': ValueError, 'k': KeyError, 'a': AssertionError}[kind]('bad')\n"
+        "def nan():\n"
+        "    return float('nan')\n"
+        "def same(obj):\n"
+        "    return obj\n"
+        "CONSTANT = [1, 2, 3]\n"
+    )
+    tests = (
+        "v = values()\n"
+        "assert v == (1, 2.5, 'a', b'b', None, True, [1, (2, 3)], {1: {'x'}}, frozenset({4}), 10 ** 40, -7,\n"
+        "             float('inf'), 1 + 2j, range(3), deque([1]), {'a': 1}, {'a': 2, 'b': 1}), v\n"
+        "assert v[5] is True and v[4] is None\n"
+        "assert list(gen(3)) == [0, 1, 2] and gen(3) != [0, 1, 2]\n"
+        "assert keys() == {'a', 'b'}\n"
+        "assert helper(helper(2)) == 8 and CONSTANT == [1, 2, 3]\n"
+        "assert math.isclose(helper(0.5), 1.0)\n"
+        "assert same(Point(1, 2)) == (1, 2)\n"  # an object of the setup code's class goes in
+        "x = nan()\n"
+        "assert x != x\n"
+        "try:\n"
+        "    boom('v')\n"
+        "    raise RuntimeError('no exception')\n"
+        "except ValueError as e:\n"
+        "    assert 'bad' in str(e)\n"
+        "try:\n"
+        "    boom('k')\n"
+        "except KeyError:\n"
+        "    pass\n"
+    )
+    setup = "from collections import deque, namedtuple\nPoint = namedtuple('Point', 'x y')\n"
+    res = run_tests(program, tests, FAST, setup=setup)
+    assert res.passed, res.stderr
+    res = run_tests(program, "boom('a')", FAST)
+    assert res.status == "failed" and "AssertionError" in res.stderr
+    res = run_tests("class C:\n    pass\ndef f():\n    return C()\n", "assert f() is not None", FAST)
+    assert res.status == "error" and "cannot be checked outside its process" in res.stderr
+    res = run_tests("def f():\n    x = []\n    x.append(x)\n    return x\n", "f()", FAST)
+    assert res.status == "error" and "contains itself" in res.stderr
+
+
+def test_timeout_kills_the_whole_namespace(tracked):
+    """A detached grandchild (double fork + setsid) dies with the run: the PID namespace goes."""
+    code = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(600)\n"
+        "    os._exit(0)\n"
+        "while True:\n"
+        "    pass\n"
+    )
+    res = run_python(code, SandboxLimits(timeout=2), _audit_hook=False)
+    assert res.status == "timeout"
+    _assert_cleaned(res)
+
+
+def test_harness_killed_mid_run_takes_its_sandboxes_along(tmp_path):
+    """kill -9 of the harness: the sandbox's launcher gets PDEATHSIG, its init and namespace die."""
+    import signal
+    import subprocess
+
+    tmp = tmp_path / f"harness-{uuid.uuid4().hex}"  # its runs' paths (in every command line) say "ours"
+    tmp.mkdir()
+    harness = (
+        "from avengers.generate.sandbox import run_python, SandboxLimits\n"
+        "run_python('import time\\ntime.sleep(600)', SandboxLimits(timeout=600), _audit_hook=False)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(Path(sandbox_mod.__file__).resolve().parents[2])}
+    cgroup_root = sandbox_mod._pids_cgroup_root()
+    before = set(cgroup_root.glob("avengers-sandbox-*")) if cgroup_root else set()
+    proc = subprocess.Popen([sys.executable, "-c", harness], env=env)
+
+    def sandboxed() -> list[int]:
+        return [p for p in _leftover_processes(str(tmp)) if p != proc.pid]
+
+    deadline = time.monotonic() + 60
+    while len(sandboxed()) < 4:  # launcher, init and worker of the runner; the judge's too
+        assert time.monotonic() < deadline, "the sandbox did not start"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while sandboxed() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sandboxed() == []
+    # a harness killed by -9 cannot remove its (now empty) cgroups: the next harness sweeps old
+    # ones; this test removes its own
+    for cg in (set(cgroup_root.glob("avengers-sandbox-*")) - before) if cgroup_root else ():
+        cg.rmdir()

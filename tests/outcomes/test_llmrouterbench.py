@@ -509,3 +509,86 @@ def test_hydra_configs_compose():
     assert len(cost.datasets) == 10 and len(cost.models) == 13 and set(cost.splits) == set(cost.datasets)
     for c in (perf, cost):
         lrb.Options.from_cfg(OmegaConf.to_container(c, resolve=False))
+
+
+# ------------------------------------------------------------------ damaged / hostile tarballs (issue 12.8)
+_MEMBER = "bench-release/mbpp/test/Model-A/mbpp-test-Model-A-20250101_000000.json"
+
+
+def _peak_rss_of_load(config: dict) -> tuple[str | None, int]:
+    """Loads in a fresh process: (the OutcomeError message or None, growth of its peak RSS in bytes)."""
+    import os
+    import subprocess
+    import sys
+
+    import avengers
+
+    child = (
+        "import json, resource, sys\n"
+        "from avengers.errors import OutcomeError\n"
+        "from avengers.outcomes import load_outcomes\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    load_outcomes(json.loads(sys.argv[1]))\n"
+        "    msg = None\n"
+        "except OutcomeError as e:\n"
+        "    msg = str(e)\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(json.dumps({'msg': msg, 'growth': (after - before) * 1024}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(avengers.__file__).resolve().parents[1])}
+    p = subprocess.run([sys.executable, "-c", child, json.dumps(config)], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]  # one clear message, never a traceback
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    return out["msg"], out["growth"]
+
+
+def test_member_claiming_2_gib_is_refused_before_reading(tmp_path):
+    """The issue's case: a tiny tarball whose header announces a 2 GiB member (peaked at 4.4 GB)."""
+    out = tmp_path / "bench-release.tar.gz"
+    with tarfile.open(out, "w:gz") as t:
+        info = tarfile.TarInfo(_MEMBER)
+        info.size = 2 << 30
+        t.addfile(info)  # the header only: the content is not there at all
+    assert out.stat().st_size < 10_000
+    msg, growth = _peak_rss_of_load(cfg(out, sha256=_sha(out)))
+    assert msg is not None and _MEMBER in msg and str(out) in msg
+    assert "2,147,483,648 bytes" in msg and "512 MiB" in msg and "data.max_member_mb" in msg
+    assert growth < 200 * 2**20, growth
+
+
+def test_large_member_is_refused_with_bounded_memory(tmp_path):
+    """A real 64 MiB member over a limit of 8 MiB (data.max_member_mb) is refused unread."""
+    head = {"dataset_name": "mbpp", "split": "test", "model_name": "Model-A", "demo": False, "records": []}
+    blob = (json.dumps(head)[:-1] + ', "pad": "' + " " * (64 << 20) + '"}').encode()
+    out = tmp_path / "bench-release.tar.gz"
+    with tarfile.open(out, "w:gz", compresslevel=1) as t:
+        info = tarfile.TarInfo(_MEMBER)
+        info.size = len(blob)
+        t.addfile(info, io.BytesIO(blob))
+    del blob
+    msg, growth = _peak_rss_of_load(cfg(out, sha256=_sha(out), max_member_mb=8))
+    assert msg is not None and _MEMBER in msg and "8 MiB" in msg
+    assert growth < 32 * 2**20, growth  # reading it would have taken > 64 MiB
+    # under the default limit the same file is read (and has no records of the selection)
+    msg, _ = _peak_rss_of_load(cfg(out, sha256=_sha(out)))
+    assert msg is not None and "8 MiB" not in msg and "max_member_mb" not in msg
+
+
+def test_member_size_limit_in_a_folder_and_bad_values(simple):
+    with pytest.raises(OutcomeError, match=r"more than the 0.001 MiB allowed .*data.max_member_mb"):
+        load_outcomes(cfg(simple, max_member_mb=0.001))
+    for bad in (0, -1, "abc", True):
+        with pytest.raises(ConfigError, match="data.max_member_mb"):
+            load_outcomes(cfg(simple, max_member_mb=bad))
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.5, 0.8, 0.995])
+def test_truncated_tarball_gives_one_message_naming_the_file(simple, tmp_path, fraction):
+    whole = _tar(simple, tmp_path / "whole.tar.gz").read_bytes()
+    cut = tmp_path / "bench-release.tar.gz"
+    cut.write_bytes(whole[: int(len(whole) * fraction)])
+    with pytest.raises(OutcomeError) as info:
+        load_outcomes(cfg(cut, sha256=_sha(cut)))  # the checksum of the cut file: it gets past that check
+    msg = str(info.value)
+    assert msg.startswith(f"{cut}: the tarball is truncated or damaged (") and "Download it again" in msg

@@ -45,13 +45,17 @@ or `first`, or `error`.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import json
 import logging
+import lzma
 import math
 import random
 import re
 import tarfile
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from json.decoder import scanstring
@@ -87,6 +91,12 @@ _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 _PEEK_BYTES = 1 << 16
 _HEADER = ("dataset_name", "split", "model_name")
+#: largest result file read into memory (MiB); `data.max_member_mb` overrides it. The release's
+#: 700 files average 10 MB; a member over this is refused from its tar header, before reading.
+MAX_MEMBER_MB = 512
+_READ_CHUNK = 1 << 20
+# what a truncated or corrupt (gzip / xz / bzip2) tarball raises while it is streamed
+_DAMAGED = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError)
 
 
 # ----------------------------------------------------------------------------- options
@@ -143,6 +153,7 @@ class Options:
     split_seed: int
     train_ratio: float
     ood: list[str]
+    max_member_mb: float
 
     @classmethod
     def from_cfg(cls, cfg: Mapping[str, Any]) -> "Options":
@@ -154,6 +165,10 @@ class Options:
         if not 0 < ratio < 1:
             raise ConfigError(f"data.train_ratio={ratio} (or 1 - data.test_size) must be in (0, 1).")
         seed = cfg.get("split_seed")
+        max_mb = cfg.get("max_member_mb")
+        max_mb = MAX_MEMBER_MB if max_mb is None else max_mb
+        if isinstance(max_mb, bool) or not isinstance(max_mb, (int, float)) or not 0 < max_mb < 1 << 20:
+            raise ConfigError(f"data.max_member_mb={max_mb!r} must be a positive number of MiB (default {MAX_MEMBER_MB}).")
         return cls(
             datasets=_names(cfg, "datasets"),
             models=_names(cfg, "models"),
@@ -168,7 +183,12 @@ class Options:
             split_seed=42 if seed is None else int(seed),
             train_ratio=ratio,
             ood=_names(cfg, "ood") or [],
+            max_member_mb=float(max_mb),
         )
+
+    @property
+    def max_member_bytes(self) -> int:
+        return int(self.max_member_mb * (1 << 20))
 
     def split_allowed(self, dataset: str, split: str) -> bool:
         if dataset in self.splits_per:
@@ -195,6 +215,7 @@ class _Member:
     where: str  # for messages
     mtime: float
     open: Callable[[], IO[bytes]]
+    size: int  # bytes, from the tar header or the file system
 
 
 def _resolve(cfg: Mapping[str, Any]) -> Path:
@@ -245,16 +266,35 @@ def _iter_folder(root: Path) -> Iterator[_Member]:
             where=str(p),
             mtime=p.stat().st_mtime,
             open=lambda p=p: open(p, "rb"),
+            size=p.stat().st_size,
         )
+
+
+def _open_stream(path: Path) -> IO[bytes]:
+    """The tarball's bytes, decompressed by a reader that checks the stream's end (CRC, length):
+    tarfile's own stream mode stops at the end-of-archive block and never notices a cut tail."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.open(path, "rb")
+    if magic == b"\xfd7zXZ\x00":
+        return lzma.open(path, "rb")
+    if magic[:3] == b"BZh":
+        return bz2.open(path, "rb")
+    return open(path, "rb")
 
 
 def _iter_tar(path: Path) -> Iterator[_Member]:
     """Stream the tarball; each member must be read before the next one is yielded."""
+    raw = _open_stream(path)
     try:
-        tar = tarfile.open(path, "r|*")
-    except tarfile.TarError as e:
+        tar = tarfile.open(fileobj=raw, mode="r|")
+    except _DAMAGED as e:
+        raw.close()
+        if isinstance(e, EOFError):  # cut off inside the first member's header
+            raise _damaged(path, e, "at its first member") from None
         raise OutcomeError(f"{path}: not a readable tarball ({e}). Pass {RELEASE_FILE} or its extracted folder.") from None
-    with tar:
+    with raw, tar:
         try:
             for m in tar:
                 if not m.isfile() or not m.name.endswith(".json"):
@@ -264,9 +304,41 @@ def _iter_tar(path: Path) -> Iterator[_Member]:
                     where=f"{path}::{m.name}",
                     mtime=float(m.mtime),
                     open=lambda m=m: tar.extractfile(m),  # type: ignore[return-value]
+                    size=int(m.size),
                 )
-        except tarfile.TarError as e:  # truncated archive with a matching data.sha256
-            raise OutcomeError(f"{path}: the tarball is damaged ({e}). Download it again.") from None
+            while raw.read(_READ_CHUNK):  # to the end of the compressed stream: its trailer is checked
+                pass
+        except _DAMAGED as e:  # truncated archive with a matching data.sha256
+            raise _damaged(path, e, "between two members") from None
+
+
+def _damaged(path: Path, e: BaseException, where: str) -> OutcomeError:
+    return OutcomeError(
+        f"{path}: the tarball is truncated or damaged ({type(e).__name__}: {e}; {where}). Download it again "
+        f"(and check it against the release's SHA-256)."
+    )
+
+
+def _read_bounded(fh: IO[bytes], head: bytes, member: _Member, limit_mb: float) -> bytes:
+    """The rest of the member after `head`, in chunks, never more than `limit` bytes in all
+    (the size in a header can lie in a folder that changes while it is read)."""
+    limit = int(limit_mb * (1 << 20))
+    buf = bytearray(head)
+    while True:
+        chunk = fh.read(_READ_CHUNK)
+        if not chunk:
+            return bytes(buf)
+        buf += chunk
+        if len(buf) > limit:
+            raise _too_large(member, len(buf), limit_mb)
+
+
+def _too_large(member: _Member, size: int, limit_mb: float) -> OutcomeError:
+    return OutcomeError(
+        f"{member.where}: {size:,} bytes, more than the {limit_mb:g} MiB allowed for one result file "
+        f"(data.max_member_mb; the release's files average 10 MB), so it was not read. A damaged or foreign "
+        f"archive? Download the release again; if the file is genuine, raise data.max_member_mb."
+    )
 
 
 def _peek_header(text: str) -> dict[str, Any] | None:
@@ -388,6 +460,59 @@ class Release:
     ignored: list[str] = field(default_factory=list)  # JSON files without a result header
 
 
+def _take(member: _Member, opts: Options, best: dict, seen: dict, seen_splits: dict, superseded: list,
+          demo: list, ignored: list, intern: dict) -> None:
+    """Read one result file (its header first: most files are skipped without reading on)."""
+    if member.size > opts.max_member_bytes:  # from the tar header: nothing was read yet
+        raise _too_large(member, member.size, opts.max_member_mb)
+    with member.open() as fh:
+        head_bytes = fh.read(_PEEK_BYTES)
+        head = _peek_header(head_bytes.decode("utf-8", errors="replace"))
+        if head is not None and all(isinstance(head.get(k), str) for k in _HEADER):
+            ds, sp, model = (head[k] for k in _HEADER)
+            if not head.get("demo", False):
+                seen["dataset"].add(ds)
+                seen["model"].add(model)
+                seen_splits[ds].add(sp)
+            if head.get("demo", False) or not opts.wanted(ds, sp, model):
+                if head.get("demo", False):
+                    demo.append(member.where)
+                return
+        blob = _read_bounded(fh, head_bytes, member, opts.max_member_mb)
+    try:
+        data = json.loads(blob)
+    except ValueError as e:
+        if member.rel.name.startswith("._"):  # macOS AppleDouble metadata, not a result file
+            ignored.append(member.where)
+            return
+        raise OutcomeError(f"{member.where}: not valid JSON ({e}). The release is damaged: download it again.") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in _HEADER) or "records" not in data:
+        ignored.append(member.where)
+        return
+    ds, sp, model = (data[k] for k in _HEADER)
+    if data.get("demo", False):
+        demo.append(member.where)
+        return
+    seen["dataset"].add(ds)
+    seen["model"].add(model)
+    seen_splits[ds].add(sp)
+    if not opts.wanted(ds, sp, model):
+        return
+    key = (ds, sp, model)
+    stamp = _stamp(member)
+    old = best.get(key)
+    if old is not None and stamp < old.stamp:
+        superseded.append(member.where)
+        return
+    sha = hashlib.sha256(blob).hexdigest()
+    if old is not None and stamp == old.stamp:
+        old.ties.append(member.where)
+        return
+    if old is not None:
+        superseded.append(old.member.where)
+    best[key] = _Candidate(member, stamp, sha, _records(data, member, intern))
+
+
 def read_release(cfg: Mapping[str, Any]) -> Release:
     """Find, filter and deduplicate the result files; flatten the selected ones."""
     opts = Options.from_cfg(cfg)
@@ -407,54 +532,16 @@ def read_release(cfg: Mapping[str, Any]) -> Release:
     ignored: list[str] = []
     intern: dict[str, str] = {}
     n_json = 0
-    for member in members:
-        n_json += 1
-        with member.open() as fh:
-            head_bytes = fh.read(_PEEK_BYTES)
-            head = _peek_header(head_bytes.decode("utf-8", errors="replace"))
-            if head is not None and all(isinstance(head.get(k), str) for k in _HEADER):
-                ds, sp, model = (head[k] for k in _HEADER)
-                if not head.get("demo", False):
-                    seen["dataset"].add(ds)
-                    seen["model"].add(model)
-                    seen_splits[ds].add(sp)
-                if head.get("demo", False) or not opts.wanted(ds, sp, model):
-                    if head.get("demo", False):
-                        demo.append(member.where)
-                    continue
-            blob = head_bytes + fh.read()
-        try:
-            data = json.loads(blob)
-        except ValueError as e:
-            if member.rel.name.startswith("._"):  # macOS AppleDouble metadata, not a result file
-                ignored.append(member.where)
-                continue
-            raise OutcomeError(f"{member.where}: not valid JSON ({e}). The release is damaged: download it again.") from None
-        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in _HEADER) or "records" not in data:
-            ignored.append(member.where)
-            continue
-        ds, sp, model = (data[k] for k in _HEADER)
-        if data.get("demo", False):
-            demo.append(member.where)
-            continue
-        seen["dataset"].add(ds)
-        seen["model"].add(model)
-        seen_splits[ds].add(sp)
-        if not opts.wanted(ds, sp, model):
-            continue
-        key = (ds, sp, model)
-        stamp = _stamp(member)
-        old = best.get(key)
-        if old is not None and stamp < old.stamp:
-            superseded.append(member.where)
-            continue
-        sha = hashlib.sha256(blob).hexdigest()
-        if old is not None and stamp == old.stamp:
-            old.ties.append(member.where)
-            continue
-        if old is not None:
-            superseded.append(old.member.where)
-        best[key] = _Candidate(member, stamp, sha, _records(data, member, intern))
+    current = "the first member"
+    try:
+        for member in members:
+            current = member.where
+            n_json += 1
+            _take(member, opts, best, seen, seen_splits, superseded, demo, ignored, intern)
+    except _DAMAGED as e:
+        if path.is_dir():
+            raise OutcomeError(f"{current}: cannot be read ({type(e).__name__}: {e}).") from None
+        raise _damaged(path, e, f"while reading {current}") from None
 
     if n_json == 0:
         raise OutcomeError(

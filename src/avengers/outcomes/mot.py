@@ -27,7 +27,7 @@ import pandas as pd
 
 from avengers.errors import ConfigError, OutcomeError
 from avengers.files import sha256_file
-from avengers.assets.download import data_cache_dir, fetch_pinned
+from avengers.assets.download import data_cache_dir, pinned_file
 from avengers.outcomes import SOURCES, RawOutcomes
 from avengers.answers.normalize import NORMALIZERS
 
@@ -69,16 +69,16 @@ def locate(filename: str, cfg: Mapping[str, Any]) -> Path:
             f"or give data.files existing paths."
         )
     cached = cache_dir() / filename
-    if cached.exists():
-        return cached
     rel, sha = RELEASE[filename]
     url = URL.format(commit=COMMIT, path=rel)
-    if not cfg.get("download", True):
-        raise OutcomeError(
+    return pinned_file(
+        url, cached, sha, hint=f"Download it by hand to {expected or cached} or set AVENGERS_DATA_DIR.",
+        download=bool(cfg.get("download", True)),
+        missing=(
             f"MoT file {filename} not found under data root {root!r} (expected {expected}) and downloads are off. "
             f"Set AVENGERS_DATA_DIR / data.root, or data.download=true (fetches {url})."
-        )
-    return fetch_pinned(url, cached, sha, hint=f"Download it by hand to {cached} or set AVENGERS_DATA_DIR.")
+        ),
+    )
 
 
 def _gold(rec: Mapping[str, Any], path: Path, i: int) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from avengers.errors import ConfigError, OutcomeError, did_you_mean
 from avengers.files import sha256_file
-from avengers.assets.download import data_cache_dir, fetch_pinned
+from avengers.assets.download import data_cache_dir, pinned_file
 from avengers.outcomes import SOURCES, RawOutcomes
 
 COMMIT = "0e63989c5bf4363330b8a4616386e3f7f116d9f8"
@@ -84,17 +84,20 @@ def locate(stem: str, cfg: Mapping[str, Any]) -> Path:
         p = Path(root).expanduser() / "routerdc" / f"{stem}.json"
         if p.exists():
             return p
-    cached = cache_dir() / f"{stem}.json"
-    if cached.exists():
-        return cached
-    if not cfg.get("download", True):
-        raise OutcomeError(
+    url = URL.format(commit=COMMIT, file=f"{stem}.json")
+    # a file of the release outside SHA256 can be pinned in its extra_files entry
+    extra = (cfg.get("extra_files") or {}).get(stem) or {}
+    sha = SHA256.get(stem) or (str(extra["sha256"]) if extra.get("sha256") else None)
+    hint = f"Place the file from commit {COMMIT} under <data root>/routerdc/ by hand, or set AVENGERS_DATA_DIR."
+    if sha is None:
+        hint += f" To download it, pin its hash: data.extra_files={{{stem}: {{..., sha256: <hex>}}}}."
+    return pinned_file(
+        url, cache_dir() / f"{stem}.json", sha, hint=hint, download=bool(cfg.get("download", True)),
+        missing=(
             f"RouterDC file {stem}.json not found under data root {root!r} (expected {root}/routerdc/{stem}.json) "
             f"and downloads are off. Set AVENGERS_DATA_DIR / data.root, or data.download=true."
-        )
-    url = URL.format(commit=COMMIT, file=f"{stem}.json")
-    return fetch_pinned(url, cached, SHA256.get(stem), hint=(
-        f"Place the file from commit {COMMIT} under <data root>/routerdc/ by hand, or set AVENGERS_DATA_DIR."))
+        ),
+    )
 
 
 def _read(path: Path, stem: str, bench: str, rule: str, split: str) -> pd.DataFrame:

@@ -93,8 +93,9 @@ def _mbpp_extract(completion: str, item: Item) -> str | None:
 def _mbpp_grade(item: Item, extracted: str | None, completion: str) -> float:
     if not extracted:
         return 0.0
-    program = f"{item.meta.get('setup') or ''}\n{extracted}"
-    return 1.0 if run_tests(program, "\n".join(item.gold), CODE_LIMITS).passed else 0.0
+    # the benchmark's setup (imports, helper classes) is trusted: it runs beside the tests too
+    setup = item.meta.get("setup") or ""
+    return 1.0 if run_tests(extracted, "\n".join(item.gold), CODE_LIMITS, setup=setup).passed else 0.0
 
 
 # ---------------------------------------------------------------------- HumanEval
