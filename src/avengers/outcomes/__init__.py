@@ -39,6 +39,8 @@ _SOURCE_MODULES = (
     "avengers.outcomes.mot",
     "avengers.outcomes.llmrouterbench",
     "avengers.outcomes.avengers_format",
+    "avengers.outcomes.avengerspro",
+    "avengers.outcomes.avengers_results",
 )
 
 
