@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from avengers.errors import AvengersError, OutcomeError
+from avengers.errors import OutcomeError
 from avengers.outcomes import load_outcomes
 from avengers.outcomes.mot import DEFAULT_FILES, RELEASE, load_mot
 from avengers.outcomes.schema import validate

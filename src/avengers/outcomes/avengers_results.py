@@ -43,9 +43,10 @@ import numpy as np
 import pandas as pd
 
 from avengers.answers import pipeline_for
-from avengers.errors import ConfigError, OutcomeError, did_you_mean
+from avengers.errors import ConfigError, OutcomeError
 from avengers.files import sha256_file
 from avengers.outcomes import SOURCES, RawOutcomes
+from avengers.outcomes.avengers_format import _choice
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _choice(cfg: Mapping[str, Any], key: str) -> str:
-    allowed = CHOICES[key]
-    value = cfg.get(key)
-    value = allowed[0] if value is None else str(value)
-    if value not in allowed:
-        raise ConfigError(f"data.{key}={value!r} is not one of {list(allowed)}.{did_you_mean(value, allowed)}")
-    return value
 
 
 def _run_files(cfg: Mapping[str, Any]) -> list[Path]:
@@ -120,9 +114,9 @@ def _text(v: Any) -> str | None:
 
 @SOURCES.register("avengers_results")
 def load_avengers_results(cfg: Mapping[str, Any]) -> RawOutcomes:
-    samples = _choice(cfg, "samples")
-    names = _choice(cfg, "benchmark_names")
-    query_field = _choice(cfg, "query_field")
+    samples = _choice(cfg, "samples", CHOICES)
+    names = _choice(cfg, "benchmark_names", CHOICES)
+    query_field = _choice(cfg, "query_field", CHOICES)
     fixed_model = cfg.get("model")
     files: dict[str, str] = {}
     recs: list[tuple] = []

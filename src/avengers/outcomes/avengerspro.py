@@ -26,16 +26,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from avengers.errors import ConfigError, OutcomeError, did_you_mean
+from avengers.errors import ConfigError, OutcomeError
 from avengers.files import sha256_file
 from avengers.outcomes import SOURCES, RawOutcomes
-from avengers.outcomes.avengers_format import _paths, _read_rows
+from avengers.outcomes.avengers_format import _choice, _paths, _read_rows
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +45,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _choice(cfg: Mapping[str, Any], key: str) -> str:
-    allowed = CHOICES[key]
-    value = cfg.get(key)
-    value = allowed[0] if value is None else str(value)
-    if value not in allowed:
-        raise ConfigError(f"data.{key}={value!r} is not one of {list(allowed)}.{did_you_mean(value, allowed)}")
-    return value
 
 
 def hf_train_size_split(n: int, train_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,9 +84,9 @@ def _cost(usages: Any, model: str) -> float | None:
 
 @SOURCES.register("avengerspro")
 def load_avengerspro(cfg: Mapping[str, Any]) -> RawOutcomes:
-    null_score = _choice(cfg, "null_score")
-    missing_cost = _choice(cfg, "missing_cost")
-    protocol = _choice(cfg, "split_protocol")
+    null_score = _choice(cfg, "null_score", CHOICES)
+    missing_cost = _choice(cfg, "missing_cost", CHOICES)
+    protocol = _choice(cfg, "split_protocol", CHOICES)
     ratio = float(cfg.get("train_ratio", 0.7))
     if not 0 < ratio < 1:
         raise ConfigError(f"data.train_ratio={ratio} must be in (0, 1).")

@@ -108,6 +108,7 @@ AIME = register(
         prompt_fn=math_prompt,
         pipeline="math",
         local_split=None,
+        keep_file=lambda rel: "total" not in rel.lower(),  # the reference's AIME/total.json repeats the others
         reference_files=("AIME/2024.json", "AIME/2025.json"),
         n_items=60,
         n_items_source="evaluate/factory.py:79 task 'aime' = split 'hybrid' = 2024.json + 2025.json (aime.py:47)",

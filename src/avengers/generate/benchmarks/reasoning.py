@@ -14,7 +14,7 @@ from typing import Any
 
 from avengers.generate.benchmarks import prompts
 from avengers.generate.benchmarks.base import BenchmarkSpec, HubPart, Item, register
-from avengers.generate.benchmarks.common import as_list, pick
+from avengers.generate.benchmarks.common import as_list
 
 # =============================================================================== KOR-Bench
 KOR_CATEGORIES = prompts.KOR_CATEGORIES
