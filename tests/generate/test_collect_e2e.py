@@ -23,6 +23,11 @@ def test_config_defaults_are_the_papers():
     assert c.pool.name == "paper10" and len(c.pool.models) == 10
     assert c.backend.name == "vllm" and c.backend.generation_config == "vllm"
     assert (c.sampling.n, c.sampling.temperature, c.sampling.top_p) == (10, 0.7, 1.0)
+    assert c.sampling.max_tokens == 32768  # room for reasoning models; the reference sets no limit
+    assert c.sampling_profile == "self_consistency" and c.aggregate is None and c.allow_unpinned is False
+    d = cfg(["~benchmark", "+benchmark={names:[e2e_arith]}", "sampling=direct"])
+    assert (d.sampling.n, d.sampling.temperature) == (1, 0.2) and d.output.endswith("_direct.parquet")
+    assert set(d.prompt_suffix_by_model) == {"Distill", "EXAOME"}
     ids = {m.hf_id for m in c.pool.models}
     assert "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B" in ids and "ibm-granite/granite-3.1-8b-instruct" in ids
 
@@ -138,7 +143,8 @@ def test_vllm_backend_one_process_per_model(fake_server, standin, tmp_path, monk
     assert len(pids) == 2 and os.getpid() not in pids
     for e in engines:
         assert e["generation_config"] == "vllm" and e["seed"] == 0 and e["tensor_parallel_size"] == 1
-        assert e["max_model_len"] == 8192 and e["dtype"] == "auto" and e["gpu_memory_utilization"] == 0.9
+        # max_model_len null: each model's own context, as `vllm serve` (the reference's servers)
+        assert "max_model_len" not in e and e["dtype"] == "auto" and e["gpu_memory_utilization"] == 0.9
     assert engines[0]["trust_remote_code"] is False
     assert engines[1]["trust_remote_code"] is True and engines[1]["enforce_eager"] is True
     assert len(df) == 2 * 4 * 3

@@ -93,3 +93,38 @@ def test_collect_against_llamacpp(base_url, tmp_path):
     metrics = json.loads(next((tmp_path / "runs").rglob("metrics.json")).read_text())
     assert set(metrics["benchmarks"]) == {"arc_challenge", "math500"}
     assert "model:gemma-3-270m" in metrics["benchmarks"]["math500"]["scores"]
+
+
+def test_aggregator_against_llamacpp(base_url, tmp_path):
+    """The LLM aggregator step end to end on the real server: gemma answers, then gemma (under
+    another outcome name) aggregates its own answers; the rows load as an outcome table."""
+    cmd = cli() + [
+        "pool=local_gemma",
+        "benchmark=paper15",
+        "benchmark.names=[math500]",
+        f"benchmark.sources.math500.path={E2E / 'math500.jsonl'}",
+        "benchmark.limit=2",
+        "backend=openai",
+        f"backend.base_url={base_url}",
+        "sampling.n=2",
+        "sampling.max_tokens=48",
+        "aggregate=reference",
+        "aggregate.model={name: gemma-agg, api_model: gemma-3-270m, price_input: 0.0, price_output: 0.0}",
+        "aggregate.experts=[gemma-3-270m]",
+        "aggregate.n_experts=1",
+        "aggregate.max_new_tokens=48",
+        f"work_dir={tmp_path}",
+        f"output={tmp_path / 'outcomes.parquet'}",
+        "progress=false",
+    ]
+    p = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
+    agg = load_outcomes({"source": "outcomes", "path": str(tmp_path / "outcomes_aggregated.parquet"), "missing": "error"})
+    assert agg.models == ["aggregator:gemma-agg"] and len(agg.df) == 2
+    assert agg.df["score"].isin([0.0, 1.0]).all() and (agg.df["cost"] == 0.0).all()
+    with GenerationStore(tmp_path / "generations.sqlite") as st:
+        rows = st.rows(("model", "text"))
+    assert sum(m == "aggregator:gemma-agg" and bool(t) for m, t in rows) == 2
+    before = (tmp_path / "outcomes_aggregated.parquet").read_bytes()
+    p = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 0 and (tmp_path / "outcomes_aggregated.parquet").read_bytes() == before

@@ -39,14 +39,14 @@ def test_scores_answers_and_llama_gold_dict(tmp_path):
             ],
         },
     )
-    cfg = {"root": root, "files": {"ma": "a.json", "mb": "b.json"}}
+    cfg = {"root": root, "files": {"ma": "a.json", "mb": "b.json"}, "benchmark": "date"}  # no pipeline: exact
     df = validate(load_mot(cfg).df).set_index(["model", "query_id", "sample"])
     assert df.loc[("ma", "0", 0), "score"] == 1.0
     assert df.loc[("ma", "0", 1), ["answer", "score"]].tolist() == ["5/1/2021", 0.0]
     assert df.loc[("ma", "0", 2), "answer"] == "04/30/2021\n"  # raw, not stripped
     assert df.loc[("mb", "0", 0), "score"] == 0.0
     assert pd.isna(df.loc[("mb", "0", 1), "answer"]) and df.loc[("mb", "0", 1), "score"] == 0.0
-    dd = validate(load_mot({**cfg, "score_normalizer": "date"}).df).set_index(["model", "query_id", "sample"])
+    dd = validate(load_mot({**cfg, "benchmark": "bbh_date_understanding"}).df).set_index(["model", "query_id", "sample"])
     assert dd.loc[("ma", "0", 1), "score"] == 1.0
     assert dd.loc[("mb", "0", 0), "score"] == 1.0  # "May 1, 2021"
     assert dd.loc[("mb", "1", 0), "score"] == 1.0
@@ -82,10 +82,10 @@ def test_malformed_files(tmp_path):
         load_mot({"root": root, "files": {"a": "bad.json"}})
 
 
-def test_unknown_score_normalizer(tmp_path):
+def test_score_normalizer_is_gone(tmp_path):
     root = _write(tmp_path, {"a.json": [_rec("Q?", "1", ["1"])]})
-    with pytest.raises(ConfigError, match="Did you mean 'date'"):
-        load_mot({"root": root, "files": {"a": "a.json"}, "score_normalizer": "dates"})
+    with pytest.raises(ConfigError, match="answer pipeline of data.benchmark"):
+        load_mot({"root": root, "files": {"a": "a.json"}, "score_normalizer": "date"})
 
 
 def test_missing_file_without_download(tmp_path, monkeypatch):

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from avengers.errors import AvengersError, OutcomeError
+from avengers.errors import OutcomeError
 from avengers.outcomes import load_outcomes
 from avengers.outcomes.mot import DEFAULT_FILES, RELEASE, load_mot
 from avengers.outcomes.schema import validate
 from avengers.vote.ensemble import build_strategy, samples_by_query, vote_outcomes
-from avengers.answers.normalize import NORMALIZERS
+from avengers.answers import pipeline_for
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.realdata
@@ -27,7 +27,8 @@ pytestmark = pytest.mark.realdata
 # Exact-match accuracy of the release's own `prediction` (data README) ...
 EXACT_ACC = {"gpt-3.5-turbo": 64.50, "gpt-4": 88.62, "llama-2-13b": 57.72}
 # ... and of the same majority vote when answers are compared as dates (5/1/2021 == 05/01/2021,
-# "April 30, 2020" == 04/30/2020), grading with data.score_normalizer=date.
+# "April 30, 2020" == 04/30/2020): data.benchmark=bbh_date_understanding, whose answer pipeline
+# compares dates both when grading and when voting.
 DATE_ACC = {"gpt-3.5-turbo": 75.34, "gpt-4": 88.89, "llama-2-13b": 62.60}
 
 
@@ -56,21 +57,27 @@ def _cfg(root: Path, **kw):
     return {"source": "mot", "root": str(root), "download": False, **kw}
 
 
+def by_pipeline(benchmark):
+    """The normaliser the voter uses for a benchmark (its answer pipeline's)."""
+    return pipeline_for(benchmark).normalize
+
+
 @pytest.fixture(scope="module")
 def exact_table(root):
-    return load_outcomes(_cfg(root))
+    # `date`, the release's own task name, has no answer pipeline: byte-for-byte, the release's rule
+    return load_outcomes(_cfg(root, benchmark="date"))
 
 
 @pytest.fixture(scope="module")
 def date_table(root):
-    return validate(load_mot(_cfg(root, score_normalizer="date")).df)
+    return validate(load_mot(_cfg(root)).df)  # default benchmark bbh_date_understanding
 
 
 def test_table_shape_and_provenance(exact_table, root):
     df = exact_table.df
     assert exact_table.source == "mot"
     assert exact_table.models == ["gpt-3.5-turbo", "gpt-4", "llama-2-13b"]
-    assert exact_table.benchmarks == ["bbh_date_understanding"]
+    assert exact_table.benchmarks == ["date"]
     assert len(df) == 369 * (20 + 3 + 20)
     assert df.groupby("model")["sample"].max().to_dict() == {"gpt-3.5-turbo": 19, "gpt-4": 2, "llama-2-13b": 19}
     qids = sorted(df["query_id"].unique())
@@ -95,7 +102,7 @@ def test_answers_are_raw_and_scores_per_sample(exact_table, release):
 @pytest.mark.parametrize("model", list(DEFAULT_FILES))
 def test_self_consistency_reproduces_release_prediction_and_accuracy(exact_table, release, model):
     df = exact_table.df
-    out = vote_outcomes(df[df.model == model], build_strategy("self_consistency"), [model], lambda b: NORMALIZERS.get("exact"))
+    out = vote_outcomes(df[df.model == model], build_strategy("self_consistency"), [model], by_pipeline)
     preds = [r["prediction"] for r in release[model]]
     assert len(out) == 369
     assert (out["answer"].tolist() == preds), "the vote must equal the release's prediction on every query"
@@ -108,25 +115,29 @@ def test_self_consistency_reproduces_release_prediction_and_accuracy(exact_table
 @pytest.mark.parametrize("model", list(DEFAULT_FILES))
 def test_self_consistency_with_date_normaliser(date_table, model):
     df = date_table
-    out = vote_outcomes(df[df.model == model], build_strategy("self_consistency"), [model], lambda b: NORMALIZERS.get("date"))
+    out = vote_outcomes(df[df.model == model], build_strategy("self_consistency"), [model], by_pipeline)
     acc = 100 * out["score"].mean()
     print(f"\n[MoT date] {model}: {acc:.2f}")
     assert acc == pytest.approx(DATE_ACC[model], abs=0.01)
 
 
-def test_date_votes_on_exact_grades_are_reported_inconsistent(exact_table):
-    df = exact_table.df
-    with pytest.raises(AvengersError, match=r"query_id='000'.*'05/01/2021'.*different scores"):
-        vote_outcomes(
-            df[df.model == "llama-2-13b"], build_strategy("self_consistency"), ["llama-2-13b"], lambda b: NORMALIZERS.get("date")
-        )
+def test_grades_and_votes_share_the_pipeline(date_table, exact_table):
+    """Samples that vote together (same date) always carry the same grade, so the vote never
+    meets conflicting grades; byte-for-byte grading keeps 5/1/2021 apart from 05/01/2021."""
+    norm = pipeline_for("bbh_date_understanding").normalize
+    keys = date_table.assign(key=date_table["answer"].map(lambda a: None if a is None else norm(a)))
+    spread = keys.dropna(subset=["key"]).groupby(["query_id", "key"])["score"].nunique()
+    assert (spread == 1).all()
+    ex = exact_table.df.set_index(["model", "query_id", "sample"])
+    dt = date_table.set_index(["model", "query_id", "sample"])
+    assert ex.loc[("llama-2-13b", "000", 1), "score"] == 0.0 and dt.loc[("llama-2-13b", "000", 1), "score"] == 1.0
 
 
 def test_strategies_on_real_data(exact_table):
     """Routing everything to gpt-3.5-turbo first, then gpt-4: every strategy runs, and the
     oracle bounds the deployable ones on the same models."""
     df = exact_table.df
-    norm = lambda b: NORMALIZERS.get("exact")  # noqa: E731
+    norm = by_pipeline  # `date`: byte for byte
     ranked = ["gpt-3.5-turbo", "gpt-4", "llama-2-13b"]
     acc = {}
     for name, kw in [
@@ -155,14 +166,16 @@ def test_sample_order_is_release_order(exact_table, release):
     by_q = samples_by_query(exact_table.df)
     for model, rows in release.items():
         for i in (0, 100, 368):
-            assert [s.answer for s in by_q[("bbh_date_understanding", f"{i:03d}")][model]] == rows[i]["results"]
+            assert [s.answer for s in by_q[("date", f"{i:03d}")][model]] == rows[i]["results"]
 
 
-def test_hydra_config_loads(root):
-    node = OmegaConf.load(REPO / "src" / "avengers" / "conf" / "data" / "mot_date.yaml")
-    cfg = OmegaConf.merge({"paths": {"data_root": str(root)}}, {"data": node})
+def test_hydra_config_loads(root, tmp_path):
+    from tests.support import compose_cfg
+
+    cfg = compose_cfg(["data=mot_date"], cache=tmp_path, data_root=root)  # data/_base.yaml + mot_date.yaml
     data = OmegaConf.to_container(cfg.data, resolve=True)
-    assert data["source"] == "mot" and data["score_normalizer"] == "date" and data["test_size"] == 0.3
+    assert data["source"] == "mot" and data["benchmark"] == "bbh_date_understanding" and data["test_size"] == 0.3
+    assert "score_normalizer" not in data
     t = load_outcomes(data)
     assert len(t.df) == 369 * 43
     # the DictConfig itself works too (cfg.get, nested files mapping)

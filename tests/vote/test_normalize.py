@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from avengers.errors import ConfigError
-from avengers.answers.normalize import NORMALIZERS, normalizer_for, normalizer_from_config
+from avengers.answers import BENCHMARK_PIPELINES, PIPELINES, get_pipeline, pipeline_for
+from avengers.answers.normalize import NORMALIZERS, parse_number
 
 
 def n(name: str, x: str | None) -> str | None:
@@ -13,7 +14,7 @@ def n(name: str, x: str | None) -> str | None:
 
 
 def test_builtins_registered():
-    assert {"exact", "strip", "text", "choice", "number", "date"} <= set(NORMALIZERS.names())
+    assert {"exact", "strip", "text", "choice", "number", "date", "compact", "code", "mathd"} <= set(NORMALIZERS.names())
 
 
 @pytest.mark.parametrize("name", ["exact", "strip", "text", "choice", "number", "date"])
@@ -128,29 +129,55 @@ def test_date(raw, want):
     assert n("date", raw) == want
 
 
-def test_normalizer_for_per_benchmark_and_default():
-    mapping = {"bbh_date_understanding": "date", "mmlu": "choice", "mmlu_pro": "choice"}
-    assert normalizer_for("bbh_date_understanding", mapping, "text")("5/1/2021") == "05/01/2021"
-    assert normalizer_for("mmlu", mapping, "text")("(b)") == "B"
-    assert normalizer_for("mmlu_pro/law", mapping, "text")("(b)") == "B"  # sub-benchmark
-    assert normalizer_for("mmlu_test", mapping, "text")("(b)") == "(b)"  # not a sub-benchmark
-    assert normalizer_for("gsm8k", mapping, "number")("1,000") == "1000"
-    assert normalizer_for("gsm8k", None, "exact") is NORMALIZERS.get("exact")
+def test_pipeline_for_per_benchmark_and_fallback():
+    assert pipeline_for("bbh_date_understanding").normalize("5/1/2021") == "05/01/2021"
+    assert pipeline_for("mmlu").normalize("(b)") == "B"
+    assert pipeline_for("mmlu_pro/law").normalize("(b)") == "B"  # sub-benchmark
+    assert pipeline_for("mmlupro").name == pipeline_for("mmlu_pro").name == "choice"  # the reference's id
+    assert pipeline_for("kandk").name == "knights_knaves" and pipeline_for("arcc").name == "choice"
+    # no pipeline: byte for byte, so nothing is merged that its source may have graded apart
+    assert pipeline_for("mmlu_test").name == "exact"  # not a sub-benchmark of mmlu
+    assert pipeline_for("gsm8k").normalize(" 1,000 ") == " 1,000 "
 
 
-def test_unknown_normalizer_is_a_config_error_with_suggestion():
-    with pytest.raises(ConfigError, match="did you mean|Did you mean"):
-        normalizer_for("gsm8k", {"gsm8k": "numbr"}, "text")
+def test_every_benchmark_maps_to_a_registered_pipeline():
+    for bench, name in BENCHMARK_PIPELINES.items():
+        assert name in PIPELINES, bench
+        assert get_pipeline(name).name == name
+
+
+def test_unknown_pipeline_is_a_config_error_with_suggestion():
+    with pytest.raises(ConfigError, match="Did you mean 'choice'"):
+        get_pipeline("choise")
     with pytest.raises(ConfigError, match="Known:"):
         NORMALIZERS.get("nope")
 
 
-def test_normalizer_from_config():
-    cfg = {"normalizer": "auto", "default_normalizer": "text", "normalizers": {"arc_challenge": "choice"}}
-    assert normalizer_from_config(cfg, "arc_challenge")("b)") == "B"
-    assert normalizer_from_config(cfg, "other")(" Hi. ") == "hi"
-    assert normalizer_from_config({**cfg, "normalizer": "exact"}, "arc_challenge")("b)") == "b)"
-    assert normalizer_from_config({}, "x")(" A  B ") == "a b"  # defaults: auto + text
+def test_grade_is_a_function_of_the_vote_key():
+    """Two answers that vote together get the same grade (the answer pipeline grades the key)."""
+    choice = get_pipeline("choice")
+    assert choice.score("b", "B") == choice.score("(B)", "B") == 1.0
+    date = get_pipeline("date")
+    assert date.score("5/1/2021", "05/01/2021") == 1.0
+    assert get_pipeline("exact").score("5/1/2021", "05/01/2021") == 0.0
+    with pytest.raises(ConfigError, match="runs tests"):
+        get_pipeline("code").score("def f(): pass", None)
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("\\dfrac12", "\\frac{1}{2}"), ("x = 3", "3"), ("0.5", "\\frac{1}{2}"), ("\\text{(B)}", "(B)"),
+    ("5 \\text{ cm}", "5"), ("3/4", "\\frac{3}{4}"), ("10\\%", "10"), (".5", "\\frac{1}{2}"), ("", None),
+])
+def test_mathd(raw, want):
+    assert n("mathd", raw) == want
+
+
+def test_compact_code_and_values():
+    assert n("compact", "$\\text{Paris}$.") == "paris" and n("compact", " . ") is None
+    assert n("code", "  def f():\n    return 1   \n\n") == "  def f():\n    return 1"
+    assert n("code", " \n ") is None
+    assert parse_number("12.5%") == 0.125 and parse_number("\\frac{3}{4}") == 0.75
+    assert parse_number("1,234.5") == 1234.5 and parse_number("3 apples") is None and parse_number(True) is None
 
 
 def test_pluggable():
@@ -161,6 +188,6 @@ def test_pluggable():
         return None if a is None else a.upper()
 
     try:
-        assert normalizer_for("b", {"b": name}, "text")("x") == "X"
+        assert NORMALIZERS.get(name)("x") == "X"
     finally:
         NORMALIZERS._items.pop(name, None)

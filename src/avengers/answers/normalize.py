@@ -2,9 +2,12 @@
 
 A normaliser is a function `str | None -> str | None`; `None` means "no answer" (it does
 not vote). Two raw answers vote together iff they normalise to the same string. Register
-a new one with `@NORMALIZERS.register("name")`; pick one per benchmark with
-`normalizer_for(benchmark, mapping, default)` or from the `ensemble` config node with
-`normalizer_from_config(cfg, benchmark)`.
+a new one with `@NORMALIZERS.register("name")`. Which normaliser a benchmark uses is not
+chosen here but by its answer pipeline (`avengers.answers.pipelines`), so grading and
+voting can never disagree.
+
+This is the project's one answer canonicaliser: the value parsers the graders use
+(`parse_number`, `compact`, `mathd`) live here too.
 
 Built in:
 - `exact`: identity, byte for byte (not even whitespace is stripped). This is what the MoT
@@ -24,15 +27,23 @@ Built in:
   years (`5/18/19`) and strings naming several different dates are left as stripped text,
   because guessing a century or a date would make up an answer.
 
+- `compact`: `text` without any whitespace, LaTeX spacing (`\\,`, `\\left`), `\\text{}`
+  wrappers, `$` signs or punctuation at the ends: `$\\text{Paris}$.` -> `paris`.
+- `code`: source code with trailing whitespace and blank lines at both ends removed (inner
+  lines untouched: indentation and case matter in code).
+- `mathd`: the MATH dataset's answer normalisation (Hendrycks et al.): `\\dfrac12` ->
+  `\\frac{1}{2}`, `0.5` -> `\\frac{1}{2}`, `x = 3` -> `3`, units and `\\%` dropped.
+
 Every normaliser except `exact` maps the empty string to None.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 from avengers.registry import Registry
 
@@ -218,26 +229,137 @@ def date(answer: str | None) -> str | None:
     return s
 
 
-# --- choosing one ---------------------------------------------------------------------
+# --- compact text (graders compare short answers with it) -----------------------------
+
+_LATEX_NOISE = re.compile(r"\\[,;:! ]|\\left|\\right|\s+|\$")
+_TEXT_WRAP = re.compile(r"\\text\{([^}]*)\}")
 
 
-def normalizer_for(benchmark: str, mapping: Mapping[str, str] | None, default: str) -> Normalizer:
-    """The normaliser for `benchmark`: `mapping[benchmark]`, else the longest key `k` with
-    `benchmark` starting with `k + "/"` (so `mmlu_pro: choice` covers `mmlu_pro/law`), else
-    `default`. Unknown names raise ConfigError with a did-you-mean."""
-    mapping = dict(mapping.items()) if mapping else {}
-    name = mapping.get(benchmark)
-    if name is None:
-        parents = [k for k in mapping if benchmark.startswith(f"{k}/")]
-        name = mapping[max(parents, key=len)] if parents else default
-    return NORMALIZERS.get(str(name))
+@NORMALIZERS.register("compact")
+def compact(answer: str | None) -> str | None:
+    if answer is None:
+        return None
+    s = _TEXT_WRAP.sub(r"\1", answer.strip().casefold())
+    s = _LATEX_NOISE.sub("", s).rstrip(".").strip(string.punctuation)
+    return s or None
 
 
-def normalizer_from_config(cfg: Mapping[str, Any], benchmark: str) -> Normalizer:
-    """From the `ensemble` config node: `normalizer: auto` uses the per-benchmark map
-    `normalizers` with fallback `default_normalizer` (default `text`); any other value names
-    one normaliser for every benchmark."""
-    name = cfg.get("normalizer", "auto") or "auto"
-    if name == "auto":
-        return normalizer_for(benchmark, cfg.get("normalizers"), cfg.get("default_normalizer") or "text")
-    return NORMALIZERS.get(str(name))
+# --- code -----------------------------------------------------------------------------
+
+
+@NORMALIZERS.register("code")
+def code(answer: str | None) -> str | None:
+    if answer is None:
+        return None
+    lines = [ln.rstrip() for ln in answer.replace("\r\n", "\n").split("\n")]
+    s = "\n".join(lines).strip("\n")
+    return s if s.strip() else None
+
+
+# --- MATH answer normalisation (Hendrycks et al.) --------------------------------------
+# The reference grades math, BBH and FinQA answers with this rule first (its
+# evaluate/deepscaler_rm.py `mathd_normalize_answer`); rewritten here from its description.
+
+
+def _fix_fracs(s: str) -> str:
+    """\\frac12 -> \\frac{1}{2}, \\frac1{72} -> \\frac{1}{72}; anything else unchanged."""
+    head, *parts = s.split("\\frac")
+    out = head
+    for part in parts:
+        out += "\\frac"
+        if part.startswith("{"):
+            out += part
+            continue
+        if len(part) < 2:
+            return s
+        a, b, rest = part[0], part[1], part[2:]
+        out += "{" + a + "}" + (b + rest if b == "{" else "{" + b + "}" + rest)
+    return out
+
+
+def _fix_sqrt(s: str) -> str:
+    head, *parts = s.split("\\sqrt")
+    return head + "".join("\\sqrt" + (p if p.startswith("{") else "{" + p[:1] + "}" + p[1:]) for p in parts)
+
+
+def _a_slash_b(s: str) -> str:
+    m = re.fullmatch(r"(-?\d+)/(-?\d+)", s)
+    if m and s == f"{int(m.group(1))}/{int(m.group(2))}":
+        return "\\frac{" + m.group(1) + "}{" + m.group(2) + "}"
+    return s
+
+
+def _mathd_strip(s: str) -> str:
+    for old, new in (("\n", ""), ("\\!", ""), ("\\\\", "\\"), ("tfrac", "frac"), ("dfrac", "frac"),
+                     ("\\left", ""), ("\\right", ""), ("^{\\circ}", ""), ("^\\circ", ""), ("\\$", "")):
+        s = s.replace(old, new)
+    if "\\text{ " in s:  # a unit written on the right, e.g. "5 \text{ cm}"
+        parts = s.split("\\text{ ")
+        if len(parts) != 2:
+            raise ValueError("several units")
+        s = parts[0]
+    s = s.replace("\\%", "").replace(" .", " 0.").replace("{.", "{0.")
+    if not s:
+        return s
+    if s[0] == ".":
+        s = "0" + s
+    sides = s.split("=")
+    if len(sides) == 2 and len(sides[0]) <= 2:  # "x = 3" -> "3"
+        s = sides[1]
+    s = _fix_fracs(_fix_sqrt(s).replace(" ", ""))
+    if s == "0.5":
+        s = "\\frac{1}{2}"
+    return _a_slash_b(s)
+
+
+@NORMALIZERS.register("mathd")
+def mathd(answer: str | None) -> str | None:
+    if answer is None:
+        return None
+    s = answer.strip()
+    m = re.fullmatch(r"\\text\{(.+?)\}", s)
+    if m:
+        s = m.group(1).strip()
+    try:
+        s = _mathd_strip(s)
+    except (ValueError, IndexError):
+        s = answer.strip()  # the rule gives up on odd strings and keeps them as they are
+    return s or None
+
+
+# --- number values (graders) ------------------------------------------------------------
+
+_WORDS = re.compile(r"(?i)\s*(million|billion|thousand|percent|dollars?|usd)$")
+
+
+def parse_number(s: Any) -> float | None:
+    """The value of '1,234.5', '12.5%' (0.125), '$3', '-0.25', '3/4', '\\frac{3}{4}'; None when
+    the text is not one number. Unlike the `number` normaliser (a voting key, '50%' -> '50'),
+    this is a value: percentages are divided by 100."""
+    if s is None or isinstance(s, bool):
+        return None
+    if isinstance(s, (int, float)):
+        return float(s)
+    t = _TEXT_WRAP.sub(r"\1", str(s).strip())
+    t = t.replace("\\%", "%").replace("\\$", "$").replace("$", "").replace("\\!", "")
+    t = t.replace("−", "-").strip().rstrip(".").strip()
+    m = re.fullmatch(r"\\[dt]?frac\{(-?[\d.]+)\}\{(-?[\d.]+)\}", t)
+    if m:
+        try:
+            return float(m.group(1)) / float(m.group(2))
+        except (ValueError, ZeroDivisionError):
+            return None
+    pct = t.endswith("%")
+    t = _WORDS.sub("", t.rstrip("%").strip()).strip()
+    if re.fullmatch(r"-?\d+\s*/\s*\d+", t):
+        try:
+            return float(Fraction(t.replace(" ", "")))
+        except (ValueError, ZeroDivisionError):
+            return None
+    if not re.fullmatch(r"[-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?", t):
+        return None
+    try:
+        v = float(t.replace(",", ""))
+    except ValueError:
+        return None
+    return v / 100.0 if pct else v

@@ -4,10 +4,14 @@
     avengers-generate pool=local_gemma benchmark=<name> backend=openai backend.base_url=http://127.0.0.1:8080/v1
 
 Flow: load each benchmark's items -> prompts -> generate the samples missing from the store
-(one backend call per model) -> extract + grade every sample -> write the outcome table
-(benchmark, query_id, query, model, sample, score, answer, cost, split=null) atomically.
-Rerunning after a crash generates only what is missing; the outcome file is the same as an
-uninterrupted run's.
+(one backend call per model) -> extract + grade every sample (each distinct answer of an item
+once) -> write the outcome table (benchmark, query_id, query, model, sample, score, answer, cost,
+split=null) atomically. Rerunning after a crash generates only what is missing; the outcome file
+is the same as an uninterrupted run's.
+
+`sampling=self_consistency` (default: 10 samples at T=0.7) and `sampling=direct` (1 sample at
+T=0.2, the reference's direct generator) are the reference's two generation settings.
+`aggregate=reference` then runs the LLM aggregator (:mod:`avengers.generate.aggregate`).
 
 The config groups live in ``conf/generate/{pool,benchmark,backend}``; ``conf/generate.yaml`` adds
 that folder to Hydra's search path, so the command line says ``pool=...``, not
@@ -30,7 +34,8 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from avengers.generate.backends.base import Backend, BackendError, Request, Sampling, make_backend
-from avengers.generate.grade import grade_sample
+from avengers.generate.benchmarks.revisions import parse_pins
+from avengers.generate.grade import GradeCache
 from avengers.generate.pool import ModelSpec, load_pool
 from avengers.generate.store import GenerationStore, StoredSample, request_hash
 from avengers.errors import AvengersError, ConfigError
@@ -59,22 +64,39 @@ def _plain(cfg: Any) -> dict[str, Any]:
     return c  # type: ignore[return-value]
 
 
-def _load_items(bench: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[Any]], dict[str, list[str]]]:
-    from avengers.generate.benchmarks import get_benchmark, suite_names
+def _load_items(
+    bench: Mapping[str, Any], *, allow_unpinned: bool = False, hub_revisions: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, list[Any]], dict[str, list[str]]]:
+    from avengers.generate.benchmarks import get_benchmark, reference_paths, suite_names
 
     names = bench.get("names")
     if not names:
         raise ConfigError("benchmark.names is empty; choose benchmark=paper15 (or ood5, or one benchmark's name).")
     sources = bench.get("sources") or {}
     limit = bench.get("limit")
+    reference = bench.get("reference_data")
     specs, items, prompts = {}, {}, {}
     for b in suite_names(names):
         spec = get_benchmark(b)
-        its = spec.load(source=sources.get(b), limit=limit)
+        source = dict(sources.get(b) or {})
+        if reference and not source.get("path"):  # the reference implementation's own data files
+            source["path"] = list(reference_paths(spec, reference))
+        its = spec.load(source=source or None, limit=limit, allow_unpinned=allow_unpinned, hub_revisions=hub_revisions)
         if not its:
             raise AvengersError(f"benchmark {b!r} loaded no items; check benchmark.sources.{b} and benchmark.limit.")
+        if limit is None and spec.n_items is not None and len(its) != spec.n_items:
+            log.warning("%s: %d items, the reference evaluates %d (%s)", b, len(its), spec.n_items, spec.n_items_source)
         specs[b], items[b], prompts[b] = spec, its, [spec.prompt(i) for i in its]
     return specs, items, prompts
+
+
+def model_prompts(model: ModelSpec, prompts: Mapping[str, list[str]], suffixes: Mapping[str, str]) -> dict[str, list[str]]:
+    """The prompts a model is sent: with the suffix of the first `suffixes` key its name contains
+    (the reference's direct generator asks "Distill" models to keep their reasoning short)."""
+    for needle, suffix in suffixes.items():
+        if needle in model.name:
+            return {b: [p + str(suffix) for p in ps] for b, ps in prompts.items()}
+    return dict(prompts)
 
 
 def _generate_missing(
@@ -159,6 +181,7 @@ def _grade(
     progress: bool,
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
+    cache = GradeCache()  # each distinct answer of an item is graded once
     for b, spec in specs.items():
         for model in models:
             stored = store.fetch(model.name, b, sampling.seed, sampling.n)
@@ -168,7 +191,7 @@ def _grade(
                     st = stored.get((it.query_id, h[it.query_id], s))
                     if st is None:  # _generate_missing guarantees this does not happen
                         raise AvengersError(f"sample {s} of {model.name} on {b}/{it.query_id} is missing from the store.")
-                    answer, score = grade_sample(spec, it, st.text)
+                    answer, score = cache.grade(spec, it, st.text)
                     rows.append(
                         {
                             "benchmark": b,
@@ -182,6 +205,7 @@ def _grade(
                             "split": None,
                         }
                     )
+    log.info("graded %d distinct answers (%d more samples reused an identical answer's grade)", cache.graded, cache.reused)
     return pd.DataFrame(rows)
 
 
@@ -198,7 +222,15 @@ def collect(cfg: Mapping[str, Any] | DictConfig) -> pd.DataFrame:
     progress = bool(c.get("progress", True))
     models = load_pool(c["pool"])
     sampling = Sampling.from_mapping(c.get("sampling") or {}, seed=int(c.get("seed", 0)))
-    specs, items, prompts = _load_items(c["benchmark"])
+    specs, items, prompts = _load_items(
+        c["benchmark"], allow_unpinned=bool(c.get("allow_unpinned", False)), hub_revisions=parse_pins(c.get("hub_revisions"))
+    )
+    suffixes = {str(k): str(v) for k, v in (c.get("prompt_suffix_by_model") or {}).items()}
+    per_model = {m.name: model_prompts(m, prompts, suffixes) for m in models}
+    if c.get("aggregate"):  # refuse a bad aggregator setting before generating anything
+        from avengers.generate.aggregate import check_config
+
+        check_config(c["aggregate"], models, sampling)
     backend = make_backend(c["backend"])
     log.info(
         "collect: %d model(s) x %d benchmark(s) (%d queries) x n=%d, backend %s, store %s",
@@ -206,7 +238,7 @@ def collect(cfg: Mapping[str, Any] | DictConfig) -> pd.DataFrame:
     )
     hashes = {
         m.name: {
-            b: {it.query_id: request_hash(m.identity(), sampling.identity(), p) for it, p in zip(items[b], prompts[b])}
+            b: {it.query_id: request_hash(m.identity(), sampling.identity(), p) for it, p in zip(items[b], per_model[m.name][b])}
             for b in specs
         }
         for m in models
@@ -214,13 +246,18 @@ def collect(cfg: Mapping[str, Any] | DictConfig) -> pd.DataFrame:
     t0 = time.perf_counter()
     with GenerationStore(str(c["store"])) as store:
         for model in models:
-            added = _generate_missing(store, backend, model, items, prompts, hashes[model.name], sampling, progress)
+            added = _generate_missing(store, backend, model, items, per_model[model.name], hashes[model.name], sampling, progress)
             if added:
                 log.info("%s: stored %d new samples", model.name, added)
         gen_s = time.perf_counter() - t0
         df = _grade(store, specs, models, items, hashes, sampling, progress)
-    df = validate(df, where="collected outcomes")
-    write_outcomes(df, output)
+        df = validate(df, where="collected outcomes")
+        write_outcomes(df, output)
+        if c.get("aggregate"):  # after the outcome table is safe on disk
+            from avengers.generate.aggregate import aggregate
+
+            aggregate(c["aggregate"], store=store, backend=backend, specs=specs, items=items, models=models,
+                      hashes=hashes, sampling=sampling, output=output, progress=progress)
     acc = df.groupby(["model", "benchmark"])["score"].mean().unstack("benchmark")
     log.info("mean score per model and benchmark (all samples):\n%s", acc.round(3).to_string())
     if getattr(backend, "stats", None):

@@ -37,6 +37,8 @@ SOURCES: Registry[Callable[[Mapping[str, Any]], RawOutcomes]] = Registry("data s
     "mot": "avengers.outcomes.mot:load_mot",
     "llmrouterbench": "avengers.outcomes.llmrouterbench:load_llmrouterbench",
     "avengers_format": "avengers.outcomes.avengers_format:load_avengers_format",
+    "avengerspro": "avengers.outcomes.avengerspro:load_avengerspro",
+    "avengers_results": "avengers.outcomes.avengers_results:load_avengers_results",
 })
 
 

@@ -75,8 +75,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _choice(cfg: Mapping[str, Any], key: str) -> str:
-    allowed = CHOICES[key]
+def _choice(cfg: Mapping[str, Any], key: str, choices: Mapping[str, tuple[str, ...]] = CHOICES) -> str:
+    """`data.<key>`, one of `choices[key]` (the first is the default); a ConfigError otherwise."""
+    allowed = choices[key]
     value = cfg.get(key)
     value = allowed[0] if value is None else str(value)
     if value not in allowed:

@@ -7,9 +7,12 @@ being the key with value 1), `generated` (raw texts), `results` (the parsed answ
 sample), `result_counter` and `prediction` (the release's majority vote).
 
 One canonical row per (query, model, sample): `answer` is the parsed answer exactly as
-released (voting normalises it later); `score` is 1.0 iff the sample's answer equals the
-gold under `data.score_normalizer` (default `exact`, the release's own accuracy rule; `date`
-also accepts `5/1/2021` for `05/01/2021`). query_id is the position in the files,
+released (voting normalises it later); `score` is 1.0 iff the sample's answer matches the
+gold under the answer pipeline of `data.benchmark` (`avengers.answers.pipeline_for`), the
+same pipeline the vote normalises with, so grades and votes always agree:
+`bbh_date_understanding` (default) compares dates (`5/1/2021` is `05/01/2021`); a name without
+a pipeline, e.g. `date` (the release's own task name), compares byte for byte, which is the
+release's own accuracy rule (64.50 / 88.62 / 57.72). query_id is the position in the files,
 zero-padded; split is null (the harness splits); cost is null (the release has none).
 
 Files are read from `<data.root>/<data.subdir (mot_date)>/<file>`; the release's default
@@ -29,7 +32,7 @@ from avengers.errors import ConfigError, OutcomeError
 from avengers.files import sha256_file
 from avengers.assets.download import data_cache_dir, pinned_file
 from avengers.outcomes import SOURCES, RawOutcomes
-from avengers.answers.normalize import NORMALIZERS
+from avengers.answers import pipeline_for
 
 COMMIT = "8db97e652d196ce6380927c3b4df8af6d6c09746"
 URL = "https://raw.githubusercontent.com/MurongYue/LLM_MoT_cascade/{commit}/{path}"
@@ -117,7 +120,12 @@ def load_mot(cfg: Mapping[str, Any]) -> RawOutcomes:
     if not files:
         raise ConfigError("data.files is empty; map each model name to its MoT file, e.g. {gpt-4: GPT4_date_cot1.json}.")
     benchmark = str(cfg.get("benchmark") or DEFAULT_BENCHMARK)
-    norm = NORMALIZERS.get(str(cfg.get("score_normalizer") or "exact"))
+    if cfg.get("score_normalizer") is not None:
+        raise ConfigError(
+            "data.score_normalizer is gone: MoT answers are graded by the answer pipeline of data.benchmark "
+            "(bbh_date_understanding: dates; a name without a pipeline, e.g. data.benchmark=date: byte for byte)."
+        )
+    pipe = pipeline_for(benchmark)
 
     checksums: dict[str, str] = {}
     data: dict[str, tuple[Path, list[dict[str, Any]]]] = {}
@@ -145,15 +153,13 @@ def load_mot(cfg: Mapping[str, Any]) -> RawOutcomes:
                 raise OutcomeError(f"MoT files disagree on the gold answer at position {i}: {golds[i]!r} ({ref_path}) vs {g!r} ({path}).")
 
     width = len(str(max(len(ref_rows) - 1, 0)))
-    gold_norm = [norm(g) for g in golds]
     recs = []
     for model, (_path, rows) in data.items():
         for i, r in enumerate(rows):
             qid = f"{i:0{width}d}"
             for k, ans in enumerate(r["results"]):
                 ans = None if ans is None else str(ans)
-                a = norm(ans) if ans is not None else None
-                score = 1.0 if a is not None and a == gold_norm[i] else 0.0
+                score = pipe.score(ans, golds[i])
                 recs.append((benchmark, qid, r["question"], model, k, score, ans))
     df = pd.DataFrame.from_records(recs, columns=["benchmark", "query_id", "query", "model", "sample", "score", "answer"])
     df["cost"] = float("nan")

@@ -1,6 +1,6 @@
 """Vote: repeated sampling and voting over the routed models (issue 3).
 
-- `normalize`: answer normalisers (`NORMALIZERS`, `normalizer_for`, `normalizer_from_config`).
+- answers are normalised by each benchmark's pipeline (`avengers.answers.pipeline_for`).
 - `ensemble`: strategies (`STRATEGIES`, `build_strategy`, `Sample`, `Vote`, `Strategy`,
   `vote_outcomes`).
 """
@@ -14,7 +14,7 @@ from avengers.vote.ensemble import (
     samples_by_query,
     vote_outcomes,
 )
-from avengers.answers.normalize import NORMALIZERS, normalizer_for, normalizer_from_config
+from avengers.answers import NORMALIZERS, pipeline_for
 
 __all__ = [
     "NORMALIZERS",
@@ -23,8 +23,7 @@ __all__ = [
     "Strategy",
     "Vote",
     "build_strategy",
-    "normalizer_for",
-    "normalizer_from_config",
+    "pipeline_for",
     "samples_by_query",
     "vote_outcomes",
 ]

@@ -1,5 +1,8 @@
 """Apply the configured ensemble strategy to every query of a split: the routed models'
-samples for that query, normalised per benchmark, voted into one answer."""
+samples for that query, normalised per benchmark, voted into one answer.
+
+Answers are normalised by their benchmark's answer pipeline (`avengers.answers.pipeline_for`),
+the same one that graded them; a benchmark without a pipeline votes byte for byte."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from avengers.answers.normalize import NORMALIZERS, normalizer_for
+from avengers.answers import pipeline_for
 from avengers.split.views import QueryView
 from avengers.vote.ensemble import CONFIG_KEYS, Sample, build_strategy
 
@@ -34,13 +37,7 @@ class Voter:
             take = g if self.n_samples is None else g.head(int(self.n_samples))
             self.samples[qi][view.models[mi]] = [Sample(a, s) for a, s in zip(take["answer"], take["score"])]
             self.cost_used[qi, mi] = take["cost"].sum(min_count=1)
-        choice = ens.get("normalizer", "auto")
-        mapping = dict(ens.get("normalizers") or {})
-        default = ens.get("default_normalizer", "text")
-        self.norm = {
-            b: (normalizer_for(b, mapping, default) if choice == "auto" else NORMALIZERS.get(choice))
-            for b in view.queries["benchmark"].unique()
-        }
+        self.norm = {b: pipeline_for(b).normalize for b in view.queries["benchmark"].unique()}
         self.n_expected = 0
         self.n_votes = 0
 

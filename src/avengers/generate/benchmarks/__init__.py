@@ -1,4 +1,5 @@
-"""Benchmark registry of the collect stage: the paper's 15 in-distribution and 5 OOD benchmarks.
+"""Benchmark registry of the generation stage: the paper's 15 in-distribution and 5 OOD benchmarks,
+as the reference implementation defines them (item sets, prompts, answer pipelines).
 
 ``get_benchmark(name)`` returns a :class:`BenchmarkSpec` (load / prompt / extract / grade).
 Importing this package registers every benchmark.
@@ -9,9 +10,11 @@ from avengers.generate.benchmarks.base import (
     SUITES,
     BenchmarkSource,
     BenchmarkSpec,
+    HubPart,
     Item,
     get_benchmark,
     read_rows,
+    reference_paths,
     suite_names,
 )
 
@@ -30,8 +33,10 @@ __all__ = [
     "SUITES",
     "BenchmarkSource",
     "BenchmarkSpec",
+    "HubPart",
     "Item",
     "get_benchmark",
     "read_rows",
+    "reference_paths",
     "suite_names",
 ]

@@ -1,9 +1,14 @@
-"""The benchmark interface of the collect stage.
+"""The benchmark interface of the generation stage.
 
-A benchmark is one :class:`BenchmarkSpec`: how to load its items (from the Hugging Face Hub at a
-pinned revision, or from local json / jsonl / parquet / csv files that mirror it), how to prompt a
-model with an item, how to extract the final answer from the model's completion, and how to grade
-that answer (score in [0, 1]).
+A benchmark is one :class:`BenchmarkSpec`: where its items come from (Hugging Face Hub
+datasets at a pinned revision, the reference implementation's data folder, or local files),
+how to prompt a model with an item, and which answer pipeline (`avengers.answers`) extracts
+and grades the model's answer. Every spec states the item count and prompt format of the
+reference implementation (ZhangYiqun018/Avengers `evaluate/*`), which the tests pin.
+
+All rows are read with `datasets.load_dataset`: Hub datasets by id and pinned revision (so
+`HF_HUB_OFFLINE=1` / `HF_DATASETS_OFFLINE=1` and the datasets cache work as usual), local
+json / jsonl / parquet / csv files through the same call with the matching builder.
 
 Every spec is registered in :data:`BENCHMARKS` under its name; :data:`SUITES` lists the paper's 15
 in-distribution benchmarks (``paper15``) and the 5 out-of-distribution ones (``ood5``).
@@ -11,17 +16,21 @@ in-distribution benchmarks (``paper15``) and the 5 out-of-distribution ones (``o
 
 from __future__ import annotations
 
-import csv
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from avengers.answers import get_pipeline, register_benchmark
 from avengers.errors import AvengersError, ConfigError
+from avengers.generate.benchmarks.revisions import resolve_revision
 from avengers.registry import Registry
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BENCHMARKS",
@@ -29,6 +38,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "BenchmarkSource",
     "BenchmarkSpec",
+    "HubPart",
     "Item",
     "get_benchmark",
     "read_rows",
@@ -69,27 +79,39 @@ class Item:
 
 
 @dataclass(frozen=True)
-class BenchmarkSource:
-    """Where to read a benchmark: a local ``path`` (file or folder) or a Hub dataset.
+class HubPart:
+    """One Hub table a benchmark reads: dataset id, config, split, or one raw file of the repo
+    (`data_files`, read with the csv / json / parquet builder). `tag` marks its rows
+    (``__part__``), e.g. the year of an AIME problem."""
 
-    ``path`` wins when both are set. ``hf_id`` / ``revision`` / ``config`` / ``split`` left as None
-    fall back to the spec's defaults. ``config`` may be a list (benchmarks split into many Hub
-    configs, e.g. BBH tasks): each config is loaded and its rows tagged with ``__config__``.
-    ``columns`` renames columns of a mirror to the names the loader expects
-    (``{expected_name: name_in_your_files}``).
+    hf_id: str
+    config: str | None = None
+    split: str = "test"
+    data_files: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class BenchmarkSource:
+    """Where to read a benchmark: local ``path`` (file, folder, or a list of them) or the Hub.
+
+    ``path`` wins. Otherwise the spec's Hub parts are read; ``hf_id`` / ``config`` / ``split`` /
+    ``data_files`` replace them by one table of your choice, ``revision`` pins a single-dataset
+    benchmark for this run. ``columns`` renames columns of a mirror to the names the loader
+    expects (``{expected_name: name_in_your_files}``).
     """
 
-    path: str | None = None
+    path: str | tuple[str, ...] | None = None
     hf_id: str | None = None
     revision: str | None = None
     config: str | tuple[str, ...] | None = None
     split: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
-    data_files: str | None = None  # a file inside the Hub repo, read with the csv/json/parquet builder
+    data_files: str | None = None
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any] | BenchmarkSource | None) -> BenchmarkSource | None:
-        """Build from a plain / OmegaConf mapping such as ``sources.<name>`` of the collect config."""
+        """Build from a plain / OmegaConf mapping such as ``sources.<name>`` of the generate config."""
         if m is None or isinstance(m, BenchmarkSource):
             return m
         if isinstance(m, (str, Path)):
@@ -105,8 +127,14 @@ class BenchmarkSource:
         if config is not None and not isinstance(config, str):
             config = tuple(str(c) for c in config)
         path = d.get("path")
+        if path in (None, ""):
+            path = None
+        elif not isinstance(path, (str, Path)):
+            path = tuple(str(p) for p in path)
+        else:
+            path = str(path)
         return cls(
-            path=None if path in (None, "") else str(path),
+            path=path,
             hf_id=d.get("hf_id") or None,
             revision=None if d.get("revision") is None else str(d["revision"]),
             config=config,
@@ -125,76 +153,101 @@ GradeFn = Callable[[Item, "str | None", str], float]
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
-    """Everything the collect stage needs to know about one benchmark."""
+    """Everything the generation stage needs to know about one benchmark.
+
+    `pipeline` names its answer pipeline (`avengers.answers`): extraction and, unless `grade_fn`
+    is given (code runs tests), grading. `extract_fn` / `grade_fn` alone serve benchmarks
+    without a pipeline (test stand-ins, plug-ins).
+    """
 
     name: str
     suite: str  # "paper15" | "ood5"
     answer_kind: str  # "math" | "choice" | "code" | "label" | "number" | "text" | ...
-    hf_id: str | None
-    hf_revision: str | None
-    hf_config: str | None
-    hf_split: str
+    hub: tuple[HubPart, ...] = ()
     to_item: RowFn = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
     prompt_fn: PromptFn = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
-    extract_fn: ExtractFn = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
-    grade_fn: GradeFn = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    pipeline: str | None = None
+    extract_fn: ExtractFn | None = field(repr=False, compare=False, default=None)
+    grade_fn: GradeFn | None = field(repr=False, compare=False, default=None)
     columns: tuple[str, ...] = ()  # columns every raw row must have
-    hf_configs: tuple[str, ...] = ()  # when the Hub dataset is split into many configs
-    hf_data_files: str | None = None  # Hub repos holding raw files only (no loadable config)
-    local_split: str | None = None  # split name to look for in local file names (default hf_split)
-    prepare_rows: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = field(
+    local_split: str | None = "test"  # split name looked for in local file names
+    keep_file: Callable[[str], bool] | None = field(repr=False, compare=False, default=None)  # folder reads
+    prepare_rows: Callable[[list[dict[str, Any]], Sequence[str]], list[dict[str, Any]]] | None = field(
         repr=False, compare=False, default=None
-    )  # whole-table step before to_item (join rule files, expand dialogues, ...)
+    )  # whole-table step before to_item (join rule files, expand dialogues, ...), given the local paths
+    order_key: Callable[[Item], Any] | None = field(repr=False, compare=False, default=None)
+    # --- what the reference implementation evaluates (pinned by the tests) ---
+    reference_files: tuple[str, ...] = ()  # under the reference data folder (its DATA_DIR/file)
+    n_items: int | None = None  # items the reference evaluates
+    n_items_source: str = ""  # where that count comes from
+    prompt_format: str = ""  # one line: instruction, shots, answer format
     description: str = ""
     homepage: str = ""
 
+    @property
+    def hf_id(self) -> str | None:
+        """The (first) Hub dataset of the benchmark, None when it is not on the Hub."""
+        return self.hub[0].hf_id if self.hub else None
+
     # ---------------------------------------------------------------- loading
-    def default_source(self) -> BenchmarkSource:
-        config: str | tuple[str, ...] | None = self.hf_config
-        if config is None and self.hf_configs:
-            config = tuple(self.hf_configs)
-        return BenchmarkSource(
-            hf_id=self.hf_id,
-            revision=self.hf_revision,
-            config=config,
-            split=self.hf_split,
-            data_files=self.hf_data_files,
-        )
-
     def resolve_source(self, source: BenchmarkSource | Mapping[str, Any] | None) -> BenchmarkSource:
-        src = BenchmarkSource.from_mapping(source) or BenchmarkSource()
-        default = self.default_source()
-        if src.path:
-            return replace(src, split=src.split or self.local_split or self.hf_split)
-        hf_id = src.hf_id or default.hf_id
-        same_dataset = hf_id == default.hf_id
-        return BenchmarkSource(
-            path=None,
-            hf_id=hf_id,
-            revision=src.revision or (default.revision if same_dataset else None),
-            config=src.config if src.config is not None else (default.config if same_dataset else None),
-            split=src.split or default.split,
-            columns=src.columns,
-            data_files=src.data_files or (default.data_files if same_dataset else None),
-        )
+        return BenchmarkSource.from_mapping(source) or BenchmarkSource()
 
-    def load_rows(self, source: BenchmarkSource | Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        src = self.resolve_source(source)
-        if src.path:
-            rows = read_rows(src.path, split=src.split)
-        elif src.hf_id:
-            rows = _load_hf_rows(self.name, src)
-        else:
-            raise ConfigError(
-                f"Benchmark {self.name!r} has no Hugging Face dataset to download; point "
-                f"sources.{self.name}.path at a local copy (json, jsonl, parquet or csv)."
+    def hub_parts(self, src: BenchmarkSource) -> tuple[HubPart, ...]:
+        """The Hub tables to read for a source without a path."""
+        if src.hf_id and src.hf_id != self.hf_id:  # another dataset: exactly what the source says
+            configs = src.config if isinstance(src.config, tuple) else (src.config,)
+            return tuple(HubPart(src.hf_id, c, src.split or "test", src.data_files) for c in configs)
+        if src.config is not None or src.split or src.data_files:
+            base = self.hub[0] if self.hub else HubPart(str(src.hf_id))
+            configs = src.config if isinstance(src.config, tuple) else (src.config if src.config is not None else base.config,)
+            return tuple(
+                HubPart(base.hf_id, c, src.split or base.split, src.data_files or base.data_files) for c in configs
             )
+        return self.hub
+
+    def load_rows(
+        self,
+        source: BenchmarkSource | Mapping[str, Any] | None = None,
+        *,
+        allow_unpinned: bool = False,
+        hub_revisions: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        src = self.resolve_source(source)
+        paths: list[str] = []
+        if src.path:
+            paths = [src.path] if isinstance(src.path, str) else list(src.path)
+            rows = []
+            for p in paths:
+                rows.extend(read_rows(p, split=src.split or self.local_split, keep=self.keep_file))
+            where = ", ".join(paths)
+        else:
+            parts = self.hub_parts(src)
+            if not parts:
+                files = ", ".join(self.reference_files) or "its published files"
+                raise ConfigError(
+                    f"Benchmark {self.name!r} is not on the Hugging Face Hub: point "
+                    f"benchmark.sources.{self.name}.path at a local copy (json, jsonl, parquet or csv; "
+                    f"the reference's {files}), or set benchmark.reference_data to the reference's data folder."
+                )
+            if src.revision and len({p.hf_id for p in parts}) > 1:
+                raise ConfigError(
+                    f"Benchmark {self.name!r} reads {len({p.hf_id for p in parts})} Hub datasets; pin them with "
+                    f"hub_revisions=[<dataset id>@<commit>, ...], not sources.{self.name}.revision."
+                )
+            rows = []
+            for part in parts:
+                rev = resolve_revision(
+                    part.hf_id, benchmark=self.name, override=src.revision, overrides=hub_revisions,
+                    allow_unpinned=allow_unpinned,
+                )
+                rows.extend(_load_hub_rows(self.name, part, rev))
+            where = ", ".join(sorted({f"{p.hf_id}" for p in parts}))
         if src.columns:
             rows = [_rename(r, src.columns) for r in rows]
-        where = src.path or f"{src.hf_id}@{src.revision or 'main'}"
         if self.prepare_rows is not None:
             try:
-                rows = self.prepare_rows(rows)
+                rows = self.prepare_rows(rows, paths)
             except (KeyError, TypeError, ValueError, IndexError) as e:
                 raise AvengersError(
                     f"Benchmark {self.name!r}: cannot read {where} ({type(e).__name__}: {e}); "
@@ -212,14 +265,19 @@ class BenchmarkSpec:
                     )
         return rows
 
-    def load(self, source: BenchmarkSource | Mapping[str, Any] | None = None, limit: int | None = None) -> list[Item]:
+    def load(
+        self,
+        source: BenchmarkSource | Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        *,
+        allow_unpinned: bool = False,
+        hub_revisions: Mapping[str, str] | None = None,
+    ) -> list[Item]:
         """Items in a stable order; ``limit`` keeps the first ``limit`` of them."""
         if limit is not None and int(limit) < 0:
             raise ConfigError(f"limit must be >= 0 or null, got {limit}.")
-        rows = self.load_rows(source)
+        rows = self.load_rows(source, allow_unpinned=allow_unpinned, hub_revisions=hub_revisions)
         items: list[Item] = []
-        if limit is not None and int(limit) == 0:
-            return items
         seen: dict[str, int] = {}
         for i, row in enumerate(rows):
             try:
@@ -238,8 +296,10 @@ class BenchmarkSpec:
                 )
             seen[item.query_id] = i
             items.append(item)
-            if limit is not None and len(items) >= int(limit):
-                break
+        if self.order_key is not None:
+            items.sort(key=self.order_key)
+        if limit is not None:
+            items = items[: int(limit)]
         return items
 
     # ------------------------------------------------------------- prompting
@@ -249,14 +309,26 @@ class BenchmarkSpec:
     def extract(self, completion: str, item: Item) -> str | None:
         if completion is None:
             return None
-        out = self.extract_fn(str(completion), item)
+        if self.pipeline is not None:
+            return get_pipeline(self.pipeline).answer(str(completion), item.meta)
+        out = self.extract_fn(str(completion), item)  # type: ignore[misc]
         if out is None:
             return None
         out = str(out).strip()
         return out or None
 
+    def grade_key(self, extracted: str | None) -> str | None:
+        """What decides the grade of an answer: its vote key (answers that vote together get
+        one grade). Without a pipeline, the answer itself."""
+        if self.pipeline is None or extracted is None:
+            return extracted
+        return get_pipeline(self.pipeline).key(extracted)
+
     def grade(self, item: Item, extracted: str | None, completion: str) -> float:
-        score = float(self.grade_fn(item, extracted, completion or ""))
+        if self.grade_fn is not None:
+            score = float(self.grade_fn(item, self.grade_key(extracted), completion or ""))
+        else:
+            score = get_pipeline(str(self.pipeline)).score(extracted, item.gold, item.meta)
         if math.isnan(score):
             return 0.0
         return min(1.0, max(0.0, score))
@@ -289,9 +361,12 @@ SUITES: dict[str, list[str]] = {"paper15": list(PAPER15), "ood5": list(OOD5)}
 def register(spec: BenchmarkSpec) -> BenchmarkSpec:
     if spec.suite not in SUITES or spec.name not in SUITES[spec.suite]:
         raise ValueError(f"benchmark {spec.name!r} is not listed in SUITES[{spec.suite!r}]")
-    for fn in ("to_item", "prompt_fn", "extract_fn", "grade_fn"):
+    for fn in ("to_item", "prompt_fn"):
         if getattr(spec, fn) is None:
             raise ValueError(f"benchmark {spec.name!r} has no {fn}")
+    if spec.pipeline is None:
+        raise ValueError(f"benchmark {spec.name!r} names no answer pipeline")
+    register_benchmark(spec.name, spec.pipeline)  # voting finds the same pipeline by name
     return BENCHMARKS.register(spec.name)(spec)
 
 
@@ -324,7 +399,7 @@ def _rename(row: Mapping[str, Any], columns: Mapping[str, str]) -> dict[str, Any
 
 
 def _plain(v: Any) -> Any:
-    """numpy / pandas values (from parquet) -> plain python, recursively."""
+    """numpy / pandas values -> plain python, recursively; NaN -> None."""
     if isinstance(v, dict):
         return {str(k): _plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
@@ -337,38 +412,43 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _rows_from_json_value(data: Any, path: Path) -> list[dict[str, Any]]:
-    if isinstance(data, list):
-        rows = data
-    elif isinstance(data, dict):
-        lists = {k: v for k, v in data.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
-        for key in ("data", "examples", "rows", "instances", "test"):
-            if key in lists:
-                rows = lists[key]
-                break
-        else:
-            if len(lists) == 1:
-                rows = next(iter(lists.values()))
-            elif data and all(isinstance(v, dict) for v in data.values()):
-                # {"id": {...row...}, ...}
-                rows = [{"__key__": k, **v} for k, v in data.items()]
-            elif not lists:
-                rows = [data]  # a single row
-            else:
-                raise AvengersError(
-                    f"{path}: expected a JSON list of rows (or an object holding one list of rows)."
-                )
-    else:
-        raise AvengersError(f"{path}: expected a JSON list of rows, got {type(data).__name__}.")
-    bad = [i for i, r in enumerate(rows) if not isinstance(r, dict)]
-    if bad:
-        raise AvengersError(f"{path}: row {bad[0]} is not a JSON object.")
-    return [dict(r) for r in rows]
+def _datasets():
+    try:
+        import datasets  # slow import: only when rows are read
+    except ImportError:  # pragma: no cover - declared dependency
+        raise AvengersError("Reading benchmarks needs the `datasets` package: pip install datasets") from None
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    return datasets
 
 
-def _jsonl_rows(text: str, path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for ln, line in enumerate(text.splitlines(), 1):
+def _json_field(path: Path) -> str | None:
+    """For a .json file holding ONE object with a list of rows (BBH's {"examples": [...]}),
+    the key of that list; None for JSON Lines or a JSON array."""
+    with open(path, encoding="utf-8") as f:
+        head = f.read(1 << 16).lstrip()
+    if not head.startswith("{"):
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None  # JSON Lines saved as .json (the reference's data files are)
+    if not isinstance(data, dict):
+        return None
+    lists = [k for k, v in data.items() if isinstance(v, list) and v and isinstance(v[0], dict)]
+    for key in ("data", "examples", "rows", "instances", "test", "episodes"):
+        if key in lists:
+            return key
+    if len(lists) == 1:
+        return lists[0]
+    if lists:
+        raise AvengersError(f"{path}: an object holding several lists of rows ({lists}); keep one, or use JSON Lines.")
+    return None  # one object: one row
+
+
+def _diagnose_jsonl(path: Path) -> None:
+    """A precise message (file:line) for a broken JSON Lines file."""
+    for ln, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -377,47 +457,44 @@ def _jsonl_rows(text: str, path: Path) -> list[dict[str, Any]]:
             raise AvengersError(f"{path}:{ln}: not valid JSON ({e.msg}).") from None
         if not isinstance(row, dict):
             raise AvengersError(f"{path}:{ln}: expected a JSON object per line.")
-        rows.append(row)
-    return rows
 
 
 def _read_file(path: Path) -> list[dict[str, Any]]:
+    """Rows of one local file, read by `datasets.load_dataset` with the file's builder."""
     suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return _jsonl_rows(path.read_text(encoding="utf-8"), path)
+    builder = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}.get(suffix)
+    if builder is None:
+        raise AvengersError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}.")
+    kw: dict[str, Any] = {}
     if suffix == ".json":
-        text = path.read_text(encoding="utf-8")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            if e.msg == "Extra data":  # JSON Lines saved as .json (as in the paper's data)
-                return _jsonl_rows(text, path)
-            raise AvengersError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}).") from None
-        return _rows_from_json_value(data, path)
-    if suffix == ".parquet":
-        import pandas as pd
-
-        return [_plain(r) for r in pd.read_parquet(path).to_dict(orient="records")]
-    if suffix == ".csv":
-        with open(path, encoding="utf-8", newline="") as f:
-            return [dict(r) for r in csv.DictReader(f)]
-    raise AvengersError(
-        f"{path}: unsupported file type {suffix!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}."
-    )
+        fld = _json_field(path)
+        if fld:
+            kw["field"] = fld
+    ds = _datasets()
+    try:
+        table = ds.load_dataset(builder, data_files=str(path), split="train", **kw)
+    except Exception as e:  # Arrow parse errors and the like: say which file and why
+        if builder == "json" and not kw:
+            _diagnose_jsonl(path)
+        raise AvengersError(f"{path}: could not be read as {builder} ({type(e).__name__}: {e}).") from None
+    return [_plain(dict(r)) for r in table]
 
 
 def _tokens(rel: str) -> set[str]:
     return {t for t in re.split(r"[-_./\\\s]+", rel.lower()) if t}
 
 
-def read_rows(path: str | Path, split: str | None = None) -> list[dict[str, Any]]:
+def read_rows(
+    path: str | Path, split: str | None = None, keep: Callable[[str], bool] | None = None
+) -> list[dict[str, Any]]:
     """Rows of a local file, or of every supported file under a folder (sorted by path).
 
-    In a folder, when some file paths carry the split name as a token (``test.jsonl``,
-    ``data/test-00000-of-00001.parquet``) only those are read. Each row gets ``__source__``:
-    the file's path relative to the folder (its name for a single file), which loaders of
-    multi-file benchmarks (BBH tasks, KOR-Bench categories) use, and ``__row__``: the row's
-    position in its file (rows from the Hub get ``__row__`` and ``__config__``).
+    In a folder, `keep(relative path)` picks the files a benchmark reads; when some paths carry
+    the split name as a token (``test.jsonl``, ``data/test-00000-of-00001.parquet``) only those
+    are read. Each row gets ``__source__``: the file's path relative to the folder (its name for
+    a single file), which loaders of multi-file benchmarks (BBH tasks, KOR-Bench categories)
+    use, and ``__row__``: the row's position in its file (rows from the Hub get ``__row__`` and
+    ``__config__``).
     """
     p = Path(path).expanduser()
     if not p.exists():
@@ -428,9 +505,11 @@ def read_rows(path: str | Path, split: str | None = None) -> list[dict[str, Any]
         f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES
         and not any(part.startswith(".") for part in f.relative_to(p).parts)
     )
+    if keep is not None:
+        files = [f for f in files if keep(f.relative_to(p).as_posix())]
     if not files:
         raise ConfigError(
-            f"Folder {str(p)!r} holds no {'/'.join(SUPPORTED_SUFFIXES)} files; "
+            f"Folder {str(p)!r} holds no {'/'.join(SUPPORTED_SUFFIXES)} files this benchmark reads; "
             "fix sources.<name>.path."
         )
     if split:
@@ -444,47 +523,60 @@ def read_rows(path: str | Path, split: str | None = None) -> list[dict[str, Any]
     return rows
 
 
-def _load_hf_rows(name: str, src: BenchmarkSource) -> list[dict[str, Any]]:
-    try:
-        import datasets  # lazy: slow import, optional at test time
-    except ImportError:
-        raise AvengersError(
-            f"Loading {name!r} from the Hub needs the `datasets` package (pip install datasets), "
-            f"or point sources.{name}.path at a local copy."
-        ) from None
-    configs: Sequence[str | None]
-    if isinstance(src.config, tuple):
-        configs = list(src.config)
-    else:
-        configs = [src.config]
-    rows: list[dict[str, Any]] = []
-    if src.data_files:
-        suffix = Path(src.data_files).suffix.lower().lstrip(".")
+def _load_hub_rows(name: str, part: HubPart, revision: str) -> list[dict[str, Any]]:
+    ds = _datasets()
+    hint = (f"Set HF_HUB_OFFLINE=1 to read the datasets cache only, or mirror it and set "
+            f"benchmark.sources.{name}.path.")
+    if part.data_files:
+        suffix = PurePosixPath(part.data_files).suffix.lower().lstrip(".")
         builder = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet"}.get(suffix)
         if builder is None:
-            raise ConfigError(f"data_files {src.data_files!r}: use a json, jsonl, csv or parquet file.")
-        url = f"hf://datasets/{src.hf_id}@{src.revision or 'main'}/{src.data_files}"
+            raise ConfigError(f"data_files {part.data_files!r}: use a json, jsonl, csv or parquet file.")
+        url = f"hf://datasets/{part.hf_id}@{revision}/{part.data_files}"
         try:
-            ds = datasets.load_dataset(builder, data_files=url, split="train")
+            table = ds.load_dataset(builder, data_files=url, split="train")
         except Exception as e:
-            raise AvengersError(
-                f"Could not load {name!r} from {url}: {type(e).__name__}: {e}. Mirror it locally "
-                f"and set sources.{name}.path."
-            ) from e
-        return [{**_plain(dict(r)), "__source__": src.data_files, "__row__": k} for k, r in enumerate(ds)]
-    for cfg in configs:
-        try:
-            ds = datasets.load_dataset(src.hf_id, cfg, split=src.split, revision=src.revision)
-        except Exception as e:  # network, gated dataset, bad revision ...
-            raise AvengersError(
-                f"Could not load {name!r} from the Hub ({src.hf_id}, config={cfg}, split="
-                f"{src.split}, revision={src.revision}): {type(e).__name__}: {e}. Mirror it locally "
-                f"and set sources.{name}.path."
-            ) from e
-        for k, r in enumerate(ds):
-            row = _plain(dict(r))
-            row["__row__"] = k
-            if cfg is not None:
-                row["__config__"] = cfg
-            rows.append(row)
+            raise AvengersError(f"Could not load {name!r} from {url}: {type(e).__name__}: {e}. {hint}") from e
+        return [{**_plain(dict(r)), "__source__": part.data_files, "__row__": k, "__part__": part.tag}
+                for k, r in enumerate(table)]
+    try:
+        table = ds.load_dataset(part.hf_id, part.config, split=part.split, revision=revision)
+    except Exception as e:  # network, gated dataset, bad revision, loading script ...
+        raise AvengersError(
+            f"Could not load {name!r} from the Hub ({part.hf_id}, config={part.config}, split={part.split}, "
+            f"revision={revision}): {type(e).__name__}: {e}. {hint}"
+        ) from e
+    rows = []
+    for k, r in enumerate(table):
+        row = _plain(dict(r))
+        row["__row__"] = k
+        row["__part__"] = part.tag
+        if part.config is not None:
+            row["__config__"] = part.config
+        rows.append(row)
     return rows
+
+
+def _find_case_insensitive(base: Path, rel: str) -> Path:
+    """`base/rel`, matching each part without regard to case when the exact path is missing
+    (the reference's code says data/MathBench, LLMRouterBench's copy of the folder data/Mathbench)."""
+    exact = base / rel
+    if exact.exists():
+        return exact
+    cur = base
+    for part in PurePosixPath(rel).parts:
+        nxt = cur / part
+        if not nxt.exists() and cur.is_dir():
+            nxt = next((c for c in sorted(cur.iterdir()) if c.name.lower() == part.lower()), nxt)
+        cur = nxt
+    return cur
+
+
+def reference_paths(spec: BenchmarkSpec, root: str | Path) -> tuple[str, ...]:
+    """The reference implementation's files of a benchmark under its data folder `root`."""
+    if not spec.reference_files:
+        raise ConfigError(f"Benchmark {spec.name!r} has no file in the reference's data folder.")
+    base = Path(str(root)).expanduser()
+    if not base.is_dir():
+        raise ConfigError(f"benchmark.reference_data={str(base)!r} is not a folder (the reference's data/ folder).")
+    return tuple(str(_find_case_insensitive(base, f)) for f in spec.reference_files)

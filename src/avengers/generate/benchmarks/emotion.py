@@ -1,26 +1,28 @@
 """Emotion recognition in conversation: EmoryNLP, MELD (paper15) and DailyDialog (ood5).
 
 One item per utterance: the dialogue so far is the context, the model picks the utterance's
-emotion from the dataset's label set (shown as lettered options), and the grade is a label
-match. Loaders read the published layouts (MELD / EmoryNLP csv, the EmoryNLP json, the
-DailyDialog Hub rows) and the already-expanded layout of the paper's code
-(``history``, ``utterance``, ``candidate`` {letter: label}, ``answer`` letter).
+emotion from lettered options (the reference's prompt, evaluate/MELD/meld.py:20), and the
+`choice` pipeline grades the letter. The reference's own data files are already expanded
+(``history``, ``utterance``, ``candidate`` {letter: label}, ``answer`` letter): read them and
+you get its subsets, label order and history length exactly. The published layouts (MELD /
+EmoryNLP csv, the EmoryNLP json, DailyDialog rows) load too, with this module's label order
+and history length (MAX_HISTORY): the reference's choices there are not in its code.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from avengers.generate.benchmarks.base import BenchmarkSpec, Item, register
-from avengers.generate.benchmarks.common import LETTERS, answer_line, as_dict, as_list, pick, strip_markup
+from avengers.generate.benchmarks import prompts
+from avengers.generate.benchmarks.base import BenchmarkSpec, HubPart, Item, register
+from avengers.generate.benchmarks.common import as_dict, as_list, lettered, pick
 
 EMORYNLP_LABELS = ("Joyful", "Mad", "Neutral", "Peaceful", "Powerful", "Sad", "Scared")
 MELD_LABELS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 DAILYDIALOG_LABELS = ("no emotion", "anger", "disgust", "fear", "happiness", "sadness", "surprise")
 
-MAX_HISTORY = 12  # previous utterances shown as context
+MAX_HISTORY = 12  # previous utterances shown as context (published layouts only)
 
 
 def _speaker(v: Any) -> str:
@@ -53,6 +55,8 @@ def _expanded(rows_by_dialogue: dict[str, list[tuple[Any, str, str]]], canon) ->
 
 def _make_prepare(labels: Sequence[str]):
     by_lower = {l.lower(): l for l in labels}
+    candidate = lettered(labels)
+    letter = {v: k for k, v in candidate.items()}
 
     def canon(label: Any) -> str:
         if isinstance(label, (int, float)) and not isinstance(label, bool):
@@ -62,21 +66,28 @@ def _make_prepare(labels: Sequence[str]):
             raise ValueError(f"unknown emotion label {label!r}; expected one of {list(labels)}")
         return by_lower[s.lower()]
 
-    def prepare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def published(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**{k: v for k, v in r.items() if k != "label"}, "candidate": candidate, "answer": letter[r["label"]]}
+                for r in rows]
+
+    def prepare(rows: list[dict[str, Any]], paths: Sequence[str] = ()) -> list[dict[str, Any]]:
         if not rows:
             return rows
         r0 = rows[0]
-        if "candidate" in r0 and "utterance" in r0:  # the paper's expanded layout
+        if "candidate" in r0 and "utterance" in r0:  # the reference's expanded layout: as it is
             out = []
             for k, r in enumerate(rows):
-                cand = as_dict(r["candidate"])
-                label = cand[str(r["answer"]).strip()] if str(r["answer"]).strip() in cand else r["answer"]
+                cand = lettered(as_dict(r["candidate"]))
+                answer = str(r["answer"]).strip()
+                if answer not in cand:
+                    raise ValueError(f"answer {answer!r} is not one of the candidate letters {list(cand)}")
                 out.append(
                     {
                         "__id__": str(r.get("id", f"row{r.get('__row__', k)}")),
                         "history": [str(h) for h in as_list(r.get("history"))],
                         "utterance": str(r["utterance"]),
-                        "label": canon(label),
+                        "candidate": cand,
+                        "answer": answer,
                     }
                 )
             return out
@@ -87,14 +98,14 @@ def _make_prepare(labels: Sequence[str]):
                 groups.setdefault(did, []).append(
                     (int(float(r["Utterance_ID"])), _line(_speaker(r.get("Speaker")), r["Utterance"]), r["Emotion"])
                 )
-            return _expanded(groups, canon)
+            return published(_expanded(groups, canon))
         if "Scene_ID" in r0:  # EmoryNLP csv (as distributed with MELD)
             for r in rows:
                 did = f"s{r.get('Season', '')}_e{r.get('Episode', '')}_c{r['Scene_ID']}"
                 groups.setdefault(did, []).append(
                     (int(float(r["Utterance_ID"])), _line(_speaker(r.get("Speaker")), r["Utterance"]), r["Emotion"])
                 )
-            return _expanded(groups, canon)
+            return published(_expanded(groups, canon))
         if "scenes" in r0:  # EmoryNLP json: episodes -> scenes -> utterances
             for ep in rows:
                 for sc in as_list(ep["scenes"]):
@@ -105,7 +116,7 @@ def _make_prepare(labels: Sequence[str]):
                         groups.setdefault(did, []).append(
                             (k, _line(_speaker(u.get("speakers")), u["transcript"]), u["emotion"])
                         )
-            return _expanded(groups, canon)
+            return published(_expanded(groups, canon))
         if "dialog" in r0 and "emotion" in r0:  # DailyDialog (Hub rows)
             for k, r in enumerate(rows):
                 did = f"d{r.get('__row__', k)}"
@@ -117,7 +128,7 @@ def _make_prepare(labels: Sequence[str]):
                 groups[did] = [
                     (j, _line(speakers[j % 2], t), e) for j, (t, e) in enumerate(zip(turns, emotions))
                 ]
-            return _expanded(groups, canon)
+            return published(_expanded(groups, canon))
         raise KeyError(
             "unrecognised layout: expected MELD csv columns (Utterance, Speaker, Emotion, "
             "Dialogue_ID, Utterance_ID), EmoryNLP csv/json, DailyDialog rows (dialog, emotion) or "
@@ -127,73 +138,44 @@ def _make_prepare(labels: Sequence[str]):
     return prepare
 
 
-def _make_item(labels: Sequence[str]):
-    def to_item(name: str, row: Mapping[str, Any], i: int) -> Item:
-        history = [str(h) for h in row.get("history", [])]
-        utterance = str(row["utterance"])
-        ctx = "\n".join(f"- {h}" for h in history) if history else "(start of the conversation)"
-        return Item(
-            benchmark=name,
-            query_id=str(pick(row, "__id__", default=f"row{i}")),
-            query=f"Conversation so far:\n{ctx}\n\nUtterance:\n{utterance}",
-            gold=str(row["label"]),
-            meta={"labels": list(labels), "history": history, "utterance": utterance},
-        )
-
-    return to_item
-
-
-def _prompt(item: Item) -> str:
-    labels = item.meta["labels"]
-    opts = "\n".join(f"{LETTERS[k]}. {l}" for k, l in enumerate(labels))
-    return (
-        "Given a conversation history and the current utterance, identify the emotion of the "
-        "current utterance, considering both the context and the utterance itself. Think step "
-        "by step. The last line of your response must be of the form 'Answer: $EMOTION' "
-        "(without quotes) where $EMOTION is one of the options below (its letter or its name).\n\n"
-        f"{item.query}\n\nOptions:\n{opts}"
+def _emotion_item(name: str, row: Mapping[str, Any], i: int) -> Item:
+    history = [str(h) for h in row.get("history", [])]
+    utterance = str(row["utterance"])
+    ctx = "\n".join(f"- {h}" for h in history) if history else "(start of the conversation)"
+    options = {str(k): str(v) for k, v in dict(row["candidate"]).items()}
+    return Item(
+        benchmark=name,
+        query_id=str(pick(row, "__id__", default=f"row{i}")),
+        query=f"Conversation so far:\n{ctx}\n\nUtterance:\n{utterance}",
+        gold=str(row["answer"]),
+        meta={"history": history, "utterance": utterance, "options": options, "answer_letters": "A-G"},
     )
 
 
-def extract_label(text: str, labels: Sequence[str]) -> str | None:
-    line = answer_line(text)
-    if line is None:
-        return None
-    s = strip_markup(line).strip().rstrip(".")
-    m = re.match(r"^\(?([A-Z])\)?(?:[.):\s]|$)", s)
-    if m and LETTERS.index(m.group(1)) < len(labels):
-        return labels[LETTERS.index(m.group(1))]
-    low = s.lower()
-    hits = [l for l in labels if re.search(rf"(?<![a-z]){re.escape(l.lower())}(?![a-z])", low)]
-    if len(hits) == 1:
-        return hits[0]
-    return None
+def _prompt(item: Item) -> str:
+    # the reference writes "- " before the first line even when there is no history
+    return prompts.EMOTION.format(history="- " + "\n- ".join(item.meta["history"]), utterance=item.meta["utterance"],
+                                  options=prompts.options_block(item.meta["options"]))
 
 
-def _extract(completion: str, item: Item) -> str | None:
-    return extract_label(completion, item.meta["labels"])
+_FORMAT = "0-shot; history as '- ' lines, options 'A. label', last line 'Answer: $LETTER' (evaluate/{f}:20)"
 
 
-def _grade(item: Item, extracted: str | None, completion: str) -> float:
-    return 1.0 if extracted is not None and extracted.lower() == str(item.gold).lower() else 0.0
-
-
-def _spec(name, suite, labels, hf_id, split, desc, home, data_files=None):
+def _spec(name, suite, labels, hub, files, count, count_source, f, desc, home):
     return register(
         BenchmarkSpec(
             name=name,
             suite=suite,
             answer_kind="label",
-            hf_id=hf_id,
-            hf_revision="main" if hf_id else None,
-            hf_config=None,
-            hf_split=split,
-            hf_data_files=data_files,
-            to_item=_make_item(labels),
+            hub=hub,
+            to_item=_emotion_item,
             prompt_fn=_prompt,
-            extract_fn=_extract,
-            grade_fn=_grade,
+            pipeline="choice",
             prepare_rows=_make_prepare(labels),
+            reference_files=files,
+            n_items=count,
+            n_items_source=count_source,
+            prompt_format=_FORMAT.format(f=f),
             description=desc,
             homepage=home,
         )
@@ -201,19 +183,27 @@ def _spec(name, suite, labels, hf_id, split, desc, home, data_files=None):
 
 
 EMORYNLP = _spec(
-    "emorynlp", "paper15", EMORYNLP_LABELS, None, "test",
-    "EmoryNLP (Friends transcripts, 7 Feeling-Wheel emotions); not on the Hub: point the path at "
+    "emorynlp", "paper15", EMORYNLP_LABELS, (), ("EmoryNLP/test.json",), 697,
+    "the reference's data/EmoryNLP/test.json (evaluate/EmoryNLP/emorynlp.py:41), 697 utterances per the "
+    "LLMRouterBench README; the published test set has more, which ones were kept is not in the code",
+    "EmoryNLP/emorynlp.py",
+    "EmoryNLP (Friends transcripts, 7 Feeling-Wheel emotions); not on the Hub: the reference's test.json, "
     "emorynlp_test_final.csv (MELD repo) or emotion-detection-tst.json (emorynlp repo).",
     "https://github.com/emorynlp/emotion-detection",
 )
 MELD = _spec(
-    "meld", "paper15", MELD_LABELS, "zrr1999/MELD_Text", "test",
-    "MELD text (Friends dialogues, 7 Ekman emotions + neutral), from test_sent_emo.csv.",
-    "https://affective-meld.github.io", data_files="test_sent_emo.csv",
+    "meld", "paper15", MELD_LABELS, (HubPart("zrr1999/MELD_Text", None, "train", data_files="test_sent_emo.csv"),),
+    ("MELD/test.json",), 1232,
+    "the reference's data/MELD/test.json (evaluate/MELD/meld.py:41), 1,232 utterances per the LLMRouterBench "
+    "README; the published test set has 2,610, which ones were kept is not in the code",
+    "MELD/meld.py",
+    "MELD text (Friends dialogues, 7 Ekman emotions + neutral).", "https://affective-meld.github.io",
 )
 DAILYDIALOG = _spec(
-    "dailydialog", "ood5", DAILYDIALOG_LABELS, "li2017dailydialog/daily_dialog", "test",
-    "DailyDialog (7 emotion labels incl. 'no emotion'); the Hub copy is a loading script "
-    "(needs datasets<4), so mirroring it locally is easiest.",
+    "dailydialog", "ood5", DAILYDIALOG_LABELS, (), ("dailydialog/test.json",), None,
+    "the reference's data/dailydialog/test.json (evaluate/DailyDialog/dailydialog.py:41); its size is not recorded",
+    "DailyDialog/dailydialog.py",
+    "DailyDialog (7 emotion labels incl. 'no emotion'); the Hub copy is a loading script that datasets>=4 "
+    "cannot run: use the reference's test.json or a local copy of the published rows (dialog, emotion).",
     "http://yanran.li/dailydialog",
 )

@@ -1,126 +1,57 @@
 """FinQA (paper15): numerical reasoning over a financial report's text and table.
 
-The gold answer is the executed program result (``qa.exe_ans``); a prediction is correct when it
-is the gold value rounded to the precision the prediction states (e.g. 250.3 for 250.25; at
-least two significant digits), also accepting percentages written as percents for fractional
-gold answers (5.6% vs 0.056) and the reverse. yes/no answers are compared as text.
+As the reference evaluates it (evaluate/FinQA/finqa.py): the report's text and table in one
+question (finqa.py:78-89), the final answer in `\\boxed{}`; the gold is the dataset's written
+`answer` (e.g. "14.1%"), not the executed program result `exe_ans`; graded by the `finqa`
+pipeline (math equality, else the first numbers rounded to integers agree).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from avengers.generate.benchmarks.base import BenchmarkSpec, Item, register
-from avengers.generate.benchmarks.common import (
-    BOXED_INSTRUCTION,
-    as_dict,
-    as_list,
-    extract_math,
-    norm_text,
-    parse_number,
-    pick,
-)
-
-
-def _text(v: Any) -> str:
-    if isinstance(v, str):
-        return v.strip()
-    return " ".join(str(x).strip() for x in as_list(v) if str(x).strip() not in ("", "."))
+from avengers.generate.benchmarks import prompts
+from avengers.generate.benchmarks.base import BenchmarkSpec, HubPart, Item, register
+from avengers.generate.benchmarks.common import as_dict, as_list, pick
 
 
 def _table(v: Any) -> str:
+    """The reference's `list_to_simple_table`: one '| a | b |' line per row."""
     rows = as_list(v)
-    lines = []
-    for r in rows:
-        cells = [str(c).strip() for c in as_list(r)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    if not rows:
+        return "Invalid table data"
+    return "".join("| " + " | ".join(str(c).strip() for c in as_list(r)) + " |\n" for r in rows)
 
 
 def _finqa_item(name: str, row: Mapping[str, Any], i: int) -> Item:
-    # czyssrs/FinQA json: id, pre_text[], post_text[], table[[...]], qa {question, exe_ans, answer, program}
-    # dreamerdeo/finqa: id, pre_text, post_text, question, answers, table
+    # czyssrs/FinQA json: id, pre_text[], post_text[], table[[...]], qa {question, answer, exe_ans, program};
+    # ibm/finqa and the reference's data/FinQA/test.json: the same with question / answer at the top
     qa = as_dict(row["qa"]) if row.get("qa") is not None else {}
-    question = str(pick(qa, "question", default=None) or pick(row, "question")).strip()
-    gold: Any = pick(qa, "exe_ans", "answer", default=None)
+    question = str(qa.get("question") or pick(row, "question")).strip()
+    gold = qa.get("answer") if qa.get("answer") not in (None, "") else row.get("answer")
+    gold_field = "answer"
+    if gold in (None, ""):  # releases without the written answer: the executed result
+        gold = pick(qa, "exe_ans", default=None)
+        gold = pick(row, "exe_ans", "final_result", default=None) if gold is None else gold
+        gold_field = "exe_ans"
     if gold is None:
-        gold = pick(row, "exe_ans", "answer", "answers", "final_result")
-    if isinstance(gold, float) and math.isnan(gold):
-        raise ValueError("missing answer")
-    parts = []
-    pre, post = _text(row.get("pre_text", "")), _text(row.get("post_text", ""))
-    if pre:
-        parts.append(pre)
-    if row.get("table") is not None:
-        parts.append("Table:\n" + _table(row["table"]))
-    if post:
-        parts.append(post)
-    context = "\n\n".join(parts)
-    query = f"{context}\n\nQuestion: {question}" if context else question
+        raise ValueError("no answer (neither 'answer' nor 'exe_ans')")
+    pre = "".join(str(x) for x in as_list(row.get("pre_text")))  # joined without spaces, as the reference
+    post = "".join(str(x) for x in as_list(row.get("post_text")))
+    context = (f"{pre}\n\nHere is the table:\n{_table(row.get('table'))}\n\n{post}\n\n"
+               f"Based on the content and the table, please answer the following question: {question}\n")
     return Item(
         benchmark=name,
         query_id=str(pick(row, "id", default=f"row{row.get('__row__', i)}")),
-        query=query,
-        gold=gold if isinstance(gold, (int, float)) and not isinstance(gold, bool) else str(gold).strip(),
-        meta={"question": question, "program": qa.get("program", row.get("program"))},
+        query=context,
+        gold=str(gold).strip(),
+        meta={"question": question, "gold_field": gold_field},
     )
 
 
 def _finqa_prompt(item: Item) -> str:
-    return (
-        f"{BOXED_INSTRUCTION} Give a number (without units); for yes/no questions answer yes "
-        f"or no.\n\n{item.query}"
-    )
-
-
-def _finqa_extract(completion: str, item: Item) -> str | None:
-    return extract_math(completion)
-
-
-def _decimals(s: str) -> int:
-    m = re.search(r"\.(\d+)", s)
-    return len(m.group(1)) if m else 0
-
-
-def _sig_digits(s: str) -> int:
-    digits = re.sub(r"\D", "", s.split("e")[0].split("E")[0]).lstrip("0")
-    return len(digits)
-
-
-def finqa_equal(pred: str | None, gold: Any) -> bool:
-    """A prediction is right when it is the gold value rounded to the precision the prediction
-    states (at least 2 significant digits), also across the percent / fraction scale."""
-    if pred is None:
-        return False
-    g = parse_number(gold)
-    if g is None:
-        return norm_text(pred) == norm_text(gold)
-    p = parse_number(pred)
-    if p is None:
-        return False
-    text = str(pred).strip()
-    pct = text.rstrip(".").endswith("%") or "\\%" in text
-    raw = p * 100.0 if pct else p  # the number as written ('5.6%' -> 5.6)
-    num = re.search(r"\d[\d,]*(?:\.\d+)?", text)
-    shown = num.group(0).replace(",", "") if num else text
-    tol = 0.5 * 10.0 ** (-_decimals(shown)) * (1 + 1e-9)
-    exact = any(math.isclose(c, g, rel_tol=1e-4, abs_tol=1e-9) for c in (p, raw / 100.0, raw * 100.0))
-    if exact:
-        return True
-    if _sig_digits(shown) < 2:
-        return False
-    for written, scale in ((raw, 1.0), (raw, 100.0), (raw, 0.01)):
-        # the written number vs gold expressed on the same scale
-        if abs(written - g * scale) <= tol:
-            return True
-    return False
-
-
-def _finqa_grade(item: Item, extracted: str | None, completion: str) -> float:
-    return 1.0 if finqa_equal(extracted, item.gold) else 0.0
+    return prompts.FINQA.replace("{Question}", item.query)
 
 
 FINQA = register(
@@ -128,15 +59,15 @@ FINQA = register(
         name="finqa",
         suite="paper15",
         answer_kind="number",
-        hf_id="dreamerdeo/finqa",
-        hf_revision="main",
-        hf_config=None,
-        hf_split="test",
+        hub=(HubPart("ibm/finqa", None, "test"),),
         to_item=_finqa_item,
         prompt_fn=_finqa_prompt,
-        extract_fn=_finqa_extract,
-        grade_fn=_finqa_grade,
-        description="FinQA test set (1,147 questions); numeric answers with 1% tolerance.",
+        pipeline="finqa",
+        reference_files=("FinQA/test.json",),
+        n_items=1147,
+        n_items_source="FinQA test (evaluate/FinQA/finqa.py:46 reads test.json)",
+        prompt_format="0-shot; text, '| a | b |' table and question, final answer in \\boxed{} (evaluate/FinQA/finqa.py:30)",
+        description="FinQA test set (1,147 questions); gold = the written answer, lenient numeric match.",
         homepage="https://github.com/czyssrs/FinQA",
     )
 )

@@ -1,70 +1,49 @@
 """Math benchmarks: AIME, MATH500, LiveMathBench (paper15) and MathBench (ood5).
 
-Prompted for a chain of thought ending in ``\\boxed{answer}``; graded for mathematical
-equivalence with math-verify.
+As the reference evaluates them: one 0-shot prompt asking for the final answer in
+`\\boxed{}` (evaluate/AIME/aime.py:24), graded by the `math` answer pipeline; MathBench is its
+college single-choice set (evaluate/MATHBench/mathbench.py:53), graded by the `choice` pipeline.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
 from typing import Any, Mapping
 
-from avengers.generate.benchmarks.base import BenchmarkSpec, Item, register
-from avengers.generate.benchmarks.common import (
-    BOXED_INSTRUCTION,
-    as_list,
-    extract_choice,
-    extract_math,
-    format_options,
-    letter_of,
-    math_equal,
-    mc_prompt,
-    pick,
-)
-
-
-def _source_stem(row: Mapping[str, Any]) -> str:
-    if row.get("__config__"):
-        return str(row["__config__"])
-    src = str(row.get("__source__") or "data")
-    return str(PurePosixPath(src).with_suffix(""))
+from avengers.generate.benchmarks import prompts
+from avengers.generate.benchmarks.base import BenchmarkSpec, HubPart, Item, register
+from avengers.generate.benchmarks.common import as_list, lettered, letter_of, pick, source_stem
 
 
 def math_prompt(item: Item) -> str:
-    return f"{BOXED_INSTRUCTION}\n\n{item.query}"
-
-
-def math_extract(completion: str, item: Item) -> str | None:
-    return extract_math(completion)
-
-
-def math_grade(item: Item, extracted: str | None, completion: str) -> float:
-    return 1.0 if math_equal(extracted, item.gold) else 0.0
+    return prompts.MATH.replace("{Question}", item.query)
 
 
 # --------------------------------------------------------------------------- AIME
 def _aime_item(name: str, row: Mapping[str, Any], i: int) -> Item:
-    # HuggingFaceH4/aime_2024: id, problem, solution, answer, url, year
-    # Maxwell-Jia/AIME_2024 (used by the paper's code): ID, Problem, Solution, Answer
-    qid = pick(row, "id", "ID", "problem_idx", default=None)
-    year = row.get("year")
+    # the reference's data/AIME/{2024,2025}.json and Maxwell-Jia/AIME_2024: ID, Problem, Solution,
+    # Answer; MathArena/aime_2025: problem_idx, problem, answer; HuggingFaceH4/aime_2024: id, problem, answer, year
+    year = row.get("year") or row.get("__part__")
+    stem = source_stem(row)
+    if year is None and stem[:4].isdigit():
+        year = stem[:4]
+    qid = pick(row, "ID", "id", "problem_idx", default=None)
     if qid is None:
-        qid = f"{_source_stem(row)}/{row.get('__row__', i)}"
+        qid = f"{stem}/{row.get('__row__', i)}"
     elif year is not None and str(year) not in str(qid):
         qid = f"{year}-{qid}"
-    answer = pick(row, "answer", "Answer")
     return Item(
         benchmark=name,
         query_id=str(qid),
-        query=str(pick(row, "problem", "Problem", "question")).strip(),
-        gold=str(answer).strip(),
-        meta={"year": year} if year is not None else {},
+        query=str(pick(row, "Problem", "problem", "question")).strip(),
+        gold=str(pick(row, "Answer", "answer")).strip(),
+        meta={"year": str(year)} if year is not None else {},
     )
 
 
 # ------------------------------------------------------------------------ MATH500
 def _math500_item(name: str, row: Mapping[str, Any], i: int) -> Item:
-    # HuggingFaceH4/MATH-500: problem, solution, answer, subject, level, unique_id
+    # HuggingFaceH4/MATH-500 (and the reference's data/MATH500/test.json): problem, solution, answer,
+    # subject, level, unique_id
     return Item(
         benchmark=name,
         query_id=str(pick(row, "unique_id", "id", default=f"row{row.get('__row__', i)}")),
@@ -76,10 +55,10 @@ def _math500_item(name: str, row: Mapping[str, Any], i: int) -> Item:
 
 # ------------------------------------------------------------------ LiveMathBench
 def _livemath_item(name: str, row: Mapping[str, Any], i: int) -> Item:
-    # opencompass/LiveMathBench (v202412_*_en configs): question, answer, question_type, ...
+    # opencompass/LiveMathBench v202412_*_en configs (and the reference's en_test.json): question, answer
     qid = row.get("id")
     if qid is None:
-        qid = f"{_source_stem(row)}/{row.get('__row__', i)}"
+        qid = f"{source_stem(row)}/{row.get('__row__', i)}"
     return Item(
         benchmark=name,
         query_id=str(qid),
@@ -91,50 +70,50 @@ def _livemath_item(name: str, row: Mapping[str, Any], i: int) -> Item:
 
 # ---------------------------------------------------------------------- MathBench
 def _mathbench_item(name: str, row: Mapping[str, Any], i: int) -> Item:
-    # OpenCompass MathBench v1 jsonl: single-choice rows {question, options[4], answer: "B"},
-    # cloze rows {question, answer}.
-    qid = f"{_source_stem(row)}/{row.get('__row__', i)}"
+    # OpenCompass MathBench college single choice (the reference's data/MathBench/college.jsonl):
+    # question, options[4], answer letter
+    options = [str(o) for o in as_list(row.get("options"))]
+    if len(options) != 4:
+        raise ValueError(
+            f"expected 4 options, got {len(options)}: the reference evaluates MathBench's college "
+            "single-choice questions only (point the path at college/single_choice_en.jsonl)"
+        )
     question = str(row["question"]).strip()
-    options = [str(o) for o in as_list(row.get("options"))] if row.get("options") is not None else []
-    if options:
-        gold = letter_of(row["answer"], len(options))
-        query = f"{question}\n\n{format_options(options)}"
-        return Item(name, qid, query, gold, {"kind": "choice", "options": options, "question": question})
-    return Item(name, qid, question, str(row["answer"]).strip(), {"kind": "cloze"})
+    return Item(
+        name, f"{source_stem(row)}/{row.get('__row__', i)}", question, letter_of(row["answer"], 4),
+        {"question": question, "options": lettered(options), "answer_letters": "A-D"},
+    )
 
 
 def _mathbench_prompt(item: Item) -> str:
-    if item.meta.get("kind") == "choice":
-        return mc_prompt(item.meta["question"], item.meta["options"])
-    return math_prompt(item)
+    return prompts.CHOICE.format(candidates="ABCD", question=item.meta["question"],
+                                 options=prompts.options_block(item.meta["options"]))
 
 
-def _mathbench_extract(completion: str, item: Item) -> str | None:
-    if item.meta.get("kind") == "choice":
-        return extract_choice(completion, len(item.meta["options"]))
-    return extract_math(completion)
+def _mathbench_file(rel: str) -> bool:
+    low = rel.lower()
+    return low.endswith("college.jsonl") or ("college" in low and "single_choice_en" in low)
 
 
-def _mathbench_grade(item: Item, extracted: str | None, completion: str) -> float:
-    if item.meta.get("kind") == "choice":
-        return 1.0 if extracted is not None and extracted.upper() == item.gold else 0.0
-    return math_grade(item, extracted, completion)
-
+_MATH_FORMAT = "0-shot; step by step, final answer in \\boxed{} (evaluate/AIME/aime.py:24)"
 
 AIME = register(
     BenchmarkSpec(
         name="aime",
         suite="paper15",
         answer_kind="math",
-        hf_id="HuggingFaceH4/aime_2024",
-        hf_revision="main",  # TODO pin a commit once mirrored
-        hf_config=None,
-        hf_split="train",
+        hub=(HubPart("Maxwell-Jia/AIME_2024", split="train", tag="2024"),
+             HubPart("MathArena/aime_2025", split="train", tag="2025")),
         to_item=_aime_item,
         prompt_fn=math_prompt,
-        extract_fn=math_extract,
-        grade_fn=math_grade,
-        description="AIME 2024 (30 problems, integer answers); the paper also mixes in AIME 2025.",
+        pipeline="math",
+        local_split=None,
+        keep_file=lambda rel: "total" not in rel.lower(),  # the reference's AIME/total.json repeats the others
+        reference_files=("AIME/2024.json", "AIME/2025.json"),
+        n_items=60,
+        n_items_source="evaluate/factory.py:79 task 'aime' = split 'hybrid' = 2024.json + 2025.json (aime.py:47)",
+        prompt_format=_MATH_FORMAT,
+        description="AIME 2024 and 2025 (30 + 30 problems, integer answers).",
         homepage="https://artofproblemsolving.com/wiki/index.php/AIME_Problems_and_Solutions",
     )
 )
@@ -144,15 +123,15 @@ MATH500 = register(
         name="math500",
         suite="paper15",
         answer_kind="math",
-        hf_id="HuggingFaceH4/MATH-500",
-        hf_revision="main",
-        hf_config=None,
-        hf_split="test",
+        hub=(HubPart("HuggingFaceH4/MATH-500", split="test"),),
         to_item=_math500_item,
         prompt_fn=math_prompt,
-        extract_fn=math_extract,
-        grade_fn=math_grade,
+        pipeline="math",
         columns=("problem", "answer"),
+        reference_files=("MATH500/test.json",),
+        n_items=500,
+        n_items_source="MATH-500 (evaluate/MATH500/math500.py:46 reads test.json)",
+        prompt_format=_MATH_FORMAT,
         description="MATH-500: the 500-problem subset of MATH from 'Let's Verify Step by Step'.",
         homepage="https://huggingface.co/datasets/HuggingFaceH4/MATH-500",
     )
@@ -163,16 +142,16 @@ LIVEMATHBENCH = register(
         name="livemathbench",
         suite="paper15",
         answer_kind="math",
-        hf_id="opencompass/LiveMathBench",  # gated: accept the conditions on the Hub first
-        hf_revision="main",
-        hf_config=None,
-        hf_split="test",
-        hf_configs=("v202412_AMC_en", "v202412_CCEE_en", "v202412_CNMO_en", "v202412_WLPMC_en"),
+        hub=tuple(HubPart("opencompass/LiveMathBench", c, "test")  # gated: accept its conditions first
+                  for c in ("v202412_AMC_en", "v202412_CCEE_en", "v202412_CNMO_en", "v202412_WLPMC_en")),
         to_item=_livemath_item,
         prompt_fn=math_prompt,
-        extract_fn=math_extract,
-        grade_fn=math_grade,
+        pipeline="math",
         columns=("question", "answer"),
+        reference_files=("livemathbench/en_test.json",),
+        n_items=121,
+        n_items_source="LLMRouterBench README (same group, same data/livemathbench/en_test.json)",
+        prompt_format=_MATH_FORMAT,
         description="LiveMathBench v202412, English questions (CNMO, CCEE, AMC, WLPMC).",
         homepage="https://github.com/open-compass/GPassK",
     )
@@ -183,17 +162,18 @@ MATHBENCH = register(
         name="mathbench",
         suite="ood5",
         answer_kind="choice",
-        hf_id=None,  # released as a zip on GitHub (open-compass/MathBench): set a local path
-        hf_revision=None,
-        hf_config=None,
-        hf_split="test",
+        hub=(),  # released as a zip on GitHub (open-compass/MathBench): set a local path
         to_item=_mathbench_item,
         prompt_fn=_mathbench_prompt,
-        extract_fn=_mathbench_extract,
-        grade_fn=_mathbench_grade,
-        columns=("question", "answer"),
-        description="MathBench (OpenCompass); the paper uses the college single-choice set. "
-        "Cloze rows (no options) are graded as math.",
+        pipeline="choice",
+        columns=("question", "options", "answer"),
+        local_split=None,
+        keep_file=_mathbench_file,
+        reference_files=("MathBench/college.jsonl",),
+        n_items=150,
+        n_items_source="evaluate/MATHBench/mathbench.py:53 (college.jsonl only); 150 per the LLMRouterBench README",
+        prompt_format="0-shot; 4 options 'A. ...', last line 'Answer: $LETTER' (evaluate/MATHBench/mathbench.py:29)",
+        description="MathBench (OpenCompass), college single-choice questions.",
         homepage="https://github.com/open-compass/MathBench",
     )
 )

@@ -1,179 +1,126 @@
-"""Logical reasoning benchmarks: KOR-Bench, Knights and Knaves, BIG-Bench Hard (all paper15)."""
+"""Logical reasoning benchmarks: KOR-Bench, Knights and Knaves, BIG-Bench Hard (all paper15).
+
+As the reference evaluates them: KOR-Bench and BBH 3-shot (evaluate/KORBench/korbench.py:93,
+BBH/bbh.py:24), Knights and Knaves 0-shot (K_and_K/k_and_k.py:21); graded by the `korbench`
+(KOR-Bench's official checker), `knights_knaves` and `bbh` answer pipelines.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from pathlib import PurePosixPath
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from avengers.generate.benchmarks.base import BenchmarkSpec, Item, register
-from avengers.generate.benchmarks.common import (
-    ANSWER_LINE_INSTRUCTION,
-    answer_line,
-    as_list,
-    last_boxed,
-    math_equal,
-    parse_number,
-    pick,
-    strip_markup,
-)
+from avengers.generate.benchmarks import prompts
+from avengers.generate.benchmarks.base import BenchmarkSpec, HubPart, Item, register
+from avengers.generate.benchmarks.common import as_list
 
 # =============================================================================== KOR-Bench
-KOR_CATEGORIES = ("operation", "logic", "cipher", "puzzle", "counterfactual")
+KOR_CATEGORIES = prompts.KOR_CATEGORIES
+_KOR_ORDER = ("cipher", "operation", "puzzle", "counterfactual", "logic")  # the reference's task_list
 
 
 def _kor_category(row: Mapping[str, Any]) -> str | None:
-    for key in ("category", "question_type", "__config__"):
+    for key in ("question_type", "tag", "__config__", "category"):
         v = row.get(key)
         if isinstance(v, str) and v.lower() in KOR_CATEGORIES:
             return v.lower()
-    parts = PurePosixPath(str(row.get("__source__", ""))).parts
-    for part in reversed(parts[:-1]):
+    for part in reversed(PurePosixPath(str(row.get("__source__", ""))).parts[:-1]):
         if part.lower() in KOR_CATEGORIES:
             return part.lower()
     return None
 
 
-def _kor_prepare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Join the published layout ``<category>/sample.jsonl`` + ``<category>/rule.jsonl``.
+def _kor_file(rel: str) -> bool:
+    return PurePosixPath(rel).stem.lower() in ("sample", "rule", "three-shot")
 
-    Rows that already carry ``rule_content`` are kept as they are; ``three-shot`` and ``mixed``
-    files are ignored.
-    """
+
+def _kor_prepare(rows: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Join the published layout `<category>/{sample,rule,three-shot}.jsonl`: each sample gets its
+    rule's text and the three worked questions of the same rule (reference korbench.py:94-101)."""
     rules: dict[tuple[str | None, str], str] = {}
+    shots: dict[tuple[str | None, str], list[tuple[str, str]]] = {}
     samples: list[dict[str, Any]] = []
     for r in rows:
         stem = PurePosixPath(str(r.get("__source__", ""))).stem.lower()
-        if stem.startswith(("three", "multi")):
-            continue
+        cat = _kor_category(r)
         if stem == "rule" or ("rule_content" in r and "question" not in r):
-            rules[(_kor_category(r), str(r["idx"]))] = str(r["rule_content"])
+            rules[(cat, str(r["idx"]))] = str(r["rule_content"])
+        elif stem.startswith("three"):
+            shots.setdefault((cat, str(r["rule_id"])), []).append((str(r["question"]), str(r["answer"])))
         elif "question" in r and "answer" in r:
             samples.append(r)
     out = []
     for r in samples:
         cat = _kor_category(r)
-        if "rule_content" not in r:
-            key = (cat, str(r["rule_id"]))
-            if key not in rules:
-                raise ValueError(
-                    f"no rule {r['rule_id']!r} for category {cat!r}: KOR-Bench samples need their "
-                    "rule.jsonl; point the source path at the data/ folder holding "
-                    "<category>/sample.jsonl and <category>/rule.jsonl"
-                )
-            r = {**r, "rule_content": rules[key]}
-        out.append({**r, "category": cat})
+        if cat is None:
+            raise ValueError(f"cannot tell the KOR-Bench category of sample {r.get('idx')!r}: keep the <category>/ folders")
+        key = (cat, str(r["rule_id"]))
+        if "rule_content" not in r and key not in rules:
+            raise ValueError(
+                f"no rule {r['rule_id']!r} for category {cat!r}: KOR-Bench samples need their "
+                "rule.jsonl; point the source path at the data/ folder holding "
+                "<category>/sample.jsonl, rule.jsonl and three-shot.jsonl"
+            )
+        worked = shots.get(key, [])
+        if len(worked) < 3:
+            raise ValueError(
+                f"rule {r['rule_id']!r} of {cat!r} has {len(worked)} worked question(s) in three-shot.jsonl; "
+                "the 3-shot prompt needs 3"
+            )
+        out.append({**r, "category": cat, "rule_content": r.get("rule_content", rules.get(key)), "shots": worked[:3]})
     if not out:
         raise ValueError("no KOR-Bench sample rows (question/answer/rule_id) found")
     return out
 
 
 def _kor_item(name: str, row: Mapping[str, Any], i: int) -> Item:
-    cat = row.get("category") or "unknown"
-    rule = str(row["rule_content"]).strip()
-    question = str(row["question"]).strip()
+    cat = str(row["category"])
+    rule = str(row["rule_content"])
+    question = str(row["question"])
     return Item(
         benchmark=name,
         query_id=f"{cat}/{row['idx']}",
-        query=f"{rule}\n\n{question}",
-        gold=str(row["answer"]).strip(),
-        meta={"category": cat, "rule_id": str(row.get("rule_id", "")), "rule": rule, "question": question},
+        query=f"{rule.strip()}\n\n{question.strip()}",
+        gold=str(row["answer"]),
+        meta={"category": cat, "rule_id": str(row.get("rule_id", "")), "idx": str(row["idx"]), "rule": rule,
+              "question": question, "shots": [list(s) for s in row["shots"]]},
     )
 
 
 def _kor_prompt(item: Item) -> str:
-    return (
-        f"You are an expert in {item.meta['category']} puzzles. Below is a rule that may differ "
-        "from what you know; apply it exactly as stated.\n\n"
-        f"### Rule:\n{item.meta['rule']}\n\n### Question:\n{item.meta['question']}\n\n"
-        "Think step by step, then give your final answer wrapped in double square brackets, "
-        "like [[your answer]], on the last line of your response."
-    )
+    m = item.meta
+    return prompts.korbench(m["category"], m["rule"], [tuple(s) for s in m["shots"]], m["question"])
 
 
-_BRACKETS = re.compile(r"\[\[\s*(.*?)\s*\]\]", re.S)
-
-
-def _kor_inner(text: str) -> str | None:
-    hits = _BRACKETS.findall(text)
-    if hits:
-        return hits[-1].strip()
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed
-    return answer_line(text)
-
-
-def _kor_extract(completion: str, item: Item) -> str | None:
-    return _kor_inner(completion)
-
-
-def _kor_norm(s: str) -> str:
-    s = re.sub(r"\\text\{([^}]*)\}", r"\1", s)
-    s = s.replace("\\", "").replace("$", "")
-    return re.sub(r"[\s\"'`.]+", "", s).lower()
-
-
-def _kor_alnum(s: str) -> str:
-    return re.sub(r"\W+", "", s).lower()
-
-
-def kor_equal(pred: str | None, gold: str, category: str = "") -> bool:
-    """KOR-Bench answer match, after the benchmark's own normalisations.
-
-    The official evaluator compares the [[...]] contents after stripping whitespace, quotes and
-    punctuation (``method_general``), treats 'a or b' answers as unordered sets, and compares
-    math answers symbolically (``compare_math_expressions``). Rule-specific checkers of the
-    official code (e.g. the 24-point puzzle that evaluates the expression) are not reproduced.
-    """
-    if pred is None:
-        return False
-    g_inner = _kor_inner(gold) or gold
-    p, g = pred.strip(), g_inner.strip()
-    if _kor_norm(p) == _kor_norm(g) or (_kor_alnum(g) and _kor_alnum(p) == _kor_alnum(g)):
-        return True
-    if re.search(r"(?<![a-z])or(?![a-z])", g):
-        gp = sorted(_kor_norm(x) for x in re.split(r"(?<![a-z])or(?![a-z])", g))
-        pp = sorted(_kor_norm(x) for x in re.split(r"(?<![a-z])or(?![a-z])", p.replace("\\text{or}", "or")))
-        if gp == pp:
-            return True
-    gn, pn = parse_number(g), parse_number(p)
-    if gn is not None and pn is not None:
-        return abs(gn - pn) <= 1e-6 * max(1.0, abs(gn))
-    if category in ("operation", "counterfactual") and any(c in g for c in "\\^/"):
-        return math_equal(p, g)
-    return False
-
-
-def _kor_grade(item: Item, extracted: str | None, completion: str) -> float:
-    return 1.0 if kor_equal(extracted, str(item.gold), str(item.meta.get("category", ""))) else 0.0
+def _kor_order(item: Item) -> tuple[int, int, str]:
+    idx = item.meta.get("idx", "")
+    return (_KOR_ORDER.index(item.meta["category"]), int(idx) if str(idx).isdigit() else 0, item.query_id)
 
 
 # ========================================================================= Knights & Knaves
 def _kk_item(name: str, row: Mapping[str, Any], i: int) -> Item:
-    # K-and-K/knights-and-knaves: quiz, names, knight_knave, solution (bools), solution_text,
-    # solution_text_format ("(1) Zoey is a knave\n(2) Oliver is a knight"), statements, index
+    # K-and-K/knights-and-knaves (the reference's data/K_and_K/test/people{N}_num100.jsonl): quiz,
+    # names, solution (bools), solution_text_format ("(1) Zoey is a knave\n(2) ..."), index
     names = [str(n) for n in as_list(row.get("names"))]
     gold: dict[str, str] = {}
-    solution = as_list(row.get("solution")) if row.get("solution") is not None else []
-    if names and len(solution) == len(names):
-        for n, s in zip(names, solution):
+    text = row.get("solution_text_format")
+    if text:  # the reference's gold statements: the lines of solution_text_format
+        for m in re.finditer(r"\(\d+\)\s*(.+?)\s+is\s+a\s+(knight|knave)", str(text)):
+            gold[m.group(1).strip()] = m.group(2)
+    else:
+        for n, s in zip(names, as_list(row.get("solution"))):
             if isinstance(s, str):
                 s = s.strip().lower() in ("true", "knight", "1")
             gold[n] = "knight" if bool(s) else "knave"
-    else:
-        text = str(pick(row, "solution_text_format", "solution_text"))
-        for m in re.finditer(r"([A-Z][\w'-]*)\s+is\s+a\s+(knight|knave)", text):
-            gold[m.group(1)] = m.group(2)
-        names = names or list(gold)
+    names = names or list(gold)
     if not gold or set(gold) != set(names):
         raise ValueError("cannot read the knight/knave solution")
-    n_people = len(names)
     idx = row.get("index", row.get("__row__", i))
     return Item(
         benchmark=name,
-        query_id=f"{n_people}ppl/{idx}",
+        query_id=f"{len(names)}ppl/{idx}",
         query=str(row["quiz"]).strip(),
         gold=gold,
         meta={"names": names},
@@ -181,61 +128,15 @@ def _kk_item(name: str, row: Mapping[str, Any], i: int) -> Item:
 
 
 def _kk_prompt(item: Item) -> str:
-    lines = "\n".join(f"({k}) {n} is a knight/knave" for k, n in enumerate(item.meta["names"], 1))
-    return (
-        "Solve the following logic puzzle. On this island, knights always tell the truth and "
-        "knaves always lie. Explain your reasoning step by step, then end your response with "
-        "the identity of every character in exactly this format:\n\n"
-        f"CONCLUSION:\n{lines}\n\n### Question:\n{item.query}"
-    )
+    return prompts.KNIGHTS_KNAVES.format(question=item.query)
 
 
-def kk_parse(text: str, names: list[str]) -> dict[str, str]:
-    tail = text
-    for marker in ("CONCLUSION:", "Conclusion:", "conclusion:", "\\boxed"):
-        k = text.rfind(marker)
-        if k >= 0:
-            tail = text[k:]
-            break
-    tail = tail.replace("**", "").replace("\\text{", "")
-    out: dict[str, str] = {}
-    for n in names:
-        pat = rf"{re.escape(n)}\W{{0,3}}\s*(?:is\s+(?:a\s+)?|:|-|=)\s*\W{{0,2}}(knight|knave)"
-        hits = re.findall(pat, tail, flags=re.I)
-        if hits:
-            out[n] = hits[-1].lower()
-    return out
-
-
-def _kk_extract(completion: str, item: Item) -> str | None:
-    names = list(item.meta["names"])
-    found = kk_parse(completion, names)
-    if not found:
-        return None
-    return "; ".join(f"{n}={found.get(n, '?')}" for n in names)
-
-
-def _kk_grade(item: Item, extracted: str | None, completion: str) -> float:
-    if not extracted:
-        return 0.0
-    pred = dict(part.split("=", 1) for part in extracted.split("; ") if "=" in part)
-    return 1.0 if all(pred.get(n) == role for n, role in dict(item.gold).items()) else 0.0
+def _kk_order(item: Item) -> tuple[int, int]:
+    n, _, idx = item.query_id.partition("ppl/")
+    return (int(n), int(idx) if idx.isdigit() else 0)
 
 
 # ===================================================================== BIG-Bench Hard
-BBH_TASKS = (
-    "boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa",
-    "dyck_languages", "formal_fallacies", "geometric_shapes", "hyperbaton",
-    "logical_deduction_five_objects", "logical_deduction_seven_objects",
-    "logical_deduction_three_objects", "movie_recommendation", "multistep_arithmetic_two",
-    "navigate", "object_counting", "penguins_in_a_table", "reasoning_about_colored_objects",
-    "ruin_names", "salient_translation_error_detection", "snarks", "sports_understanding",
-    "temporal_sequences", "tracking_shuffled_objects_five_objects",
-    "tracking_shuffled_objects_seven_objects", "tracking_shuffled_objects_three_objects",
-    "web_of_lies", "word_sorting",
-)
-
-
 def _bbh_task(row: Mapping[str, Any]) -> str:
     for key in ("task", "__config__"):
         if row.get(key):
@@ -243,53 +144,57 @@ def _bbh_task(row: Mapping[str, Any]) -> str:
     return PurePosixPath(str(row.get("__source__", "bbh"))).stem
 
 
+def _cot_prompt(folder: Path, task: str) -> str | None:
+    """The BBH repo's 3-shot chain-of-thought prompt of a task (`cot-prompts/<task>.txt`), without
+    its canary line."""
+    for base in (folder, folder.parent):
+        f = base / "cot-prompts" / f"{task}.txt"
+        if f.is_file():
+            text = f.read_text(encoding="utf-8")
+            return text.split("-----\n", 1)[-1].strip()
+    return None
+
+
+def _bbh_prepare(rows: list[dict[str, Any]], paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Attach each row's 3-shot template: its own `fewshot_template` (the reference's
+    data/bbh/test.json), else the BBH repo's cot-prompts/<task>.txt next to the data."""
+    folders = [Path(p) if Path(p).is_dir() else Path(p).parent for p in paths]
+    cache: dict[str, str | None] = {}
+    out = []
+    for r in rows:
+        if r.get("fewshot_template"):
+            out.append(r)
+            continue
+        task = _bbh_task(r)
+        if task not in cache:
+            cache[task] = next((t for f in folders if (t := _cot_prompt(f, task))), None)
+        if cache[task] is None:
+            raise ValueError(
+                f"no 3-shot prompt for BBH task {task!r}: the reference prompts BBH with 3 worked examples; "
+                "point sources.bbh.path at a clone of github.com/suzgunmirac/BIG-Bench-Hard (bbh/ and "
+                "cot-prompts/) or at the reference's data/bbh/test.json (rows carry fewshot_template)"
+            )
+        out.append({**r, "fewshot_template": cache[task]})
+    return out
+
+
 def _bbh_item(name: str, row: Mapping[str, Any], i: int) -> Item:
-    # lukaemon/bbh (one config per task) or the BBH repo's bbh/<task>.json {"examples": [...]}
     task = _bbh_task(row)
     return Item(
         benchmark=name,
         query_id=f"{task}/{row.get('__row__', i)}",
-        query=str(row["input"]).strip(),
+        query=str(row["input"]),
         gold=str(row["target"]).strip(),
-        meta={"task": task},
+        meta={"task": task, "fewshot_template": str(row["fewshot_template"])},
     )
 
 
 def _bbh_prompt(item: Item) -> str:
-    hint = ""
-    if re.fullmatch(r"\([A-R]\)", str(item.gold)):
-        hint = " For multiple choice questions, answer with the option letter, e.g. 'Answer: (A)'."
-    return f"{ANSWER_LINE_INSTRUCTION}{hint}\n\n{item.query}"
+    return prompts.BBH.format(template=item.meta["fewshot_template"], question=item.query)
 
 
-def _bbh_extract(completion: str, item: Item) -> str | None:
-    line = answer_line(completion)
-    if line is None:
-        boxed = last_boxed(completion)
-        if boxed is None:
-            return None
-        line = re.sub(r"\\text\{([^}]*)\}", r"\1", boxed)
-    if re.fullmatch(r"\([A-R]\)", str(item.gold)):
-        m = re.match(r"^\(?([A-R])\)?(?:[.):\s]|$)", strip_markup(line))
-        return f"({m.group(1)})" if m else line
-    return line
-
-
-def _bbh_norm(s: str) -> str:
-    s = strip_markup(s).strip().rstrip(".").strip().strip('"').lower()
-    return re.sub(r"\s+", " ", s)
-
-
-def _bbh_grade(item: Item, extracted: str | None, completion: str) -> float:
-    if extracted is None:
-        return 0.0
-    gold, pred = _bbh_norm(str(item.gold)), _bbh_norm(extracted)
-    if pred == gold or pred.replace(" ", "") == gold.replace(" ", ""):
-        return 1.0
-    gn, pn = parse_number(gold), parse_number(pred)
-    if gn is not None and pn is not None:
-        return 1.0 if gn == pn else 0.0
-    return 0.0
+def _bbh_file(rel: str) -> bool:
+    return "cot-prompts" not in rel and "code-davinci" not in rel
 
 
 KORBENCH = register(
@@ -297,17 +202,21 @@ KORBENCH = register(
         name="korbench",
         suite="paper15",
         answer_kind="text",
-        hf_id=None,  # published on GitHub (KOR-Bench/KOR-Bench, data/): set a local path
-        hf_revision=None,
-        hf_config=None,
-        hf_split="test",
+        hub=(),  # published on GitHub (KOR-Bench/KOR-Bench, data/): set a local path
         to_item=_kor_item,
         prompt_fn=_kor_prompt,
-        extract_fn=_kor_extract,
-        grade_fn=_kor_grade,
+        pipeline="korbench",
+        local_split=None,
+        keep_file=_kor_file,
         prepare_rows=_kor_prepare,
-        description="KOR-Bench: rule-following reasoning in 5 categories (operation, logic, "
-        "cipher, puzzle, counterfactual); answers in [[...]].",
+        order_key=_kor_order,
+        reference_files=("KORBench",),
+        n_items=1250,
+        n_items_source="5 categories x 250 sample.jsonl rows (evaluate/KORBench/korbench.py:58-66)",
+        prompt_format="3-shot per rule: KOR-Bench's three-shot.yaml template, rule, 3 worked questions of the rule, "
+                      "the question (evaluate/KORBench/korbench.py:93-104)",
+        description="KOR-Bench: rule-following reasoning in 5 categories (operation, logic, cipher, puzzle, "
+                    "counterfactual); answers in [[...]], graded by KOR-Bench's official checker.",
         homepage="https://kor-bench.github.io",
     )
 )
@@ -317,17 +226,17 @@ KNIGHTS_KNAVES = register(
         name="knights_knaves",
         suite="paper15",
         answer_kind="assignment",
-        hf_id="K-and-K/knights-and-knaves",
-        hf_revision="main",  # TODO pin; data files last changed in commit 8cbfa83
-        hf_config="test",
-        hf_split="2ppl+3ppl+4ppl+5ppl+6ppl+7ppl+8ppl",
-        local_split="test",
+        hub=tuple(HubPart("K-and-K/knights-and-knaves", "test", f"{n}ppl") for n in range(2, 9)),
         to_item=_kk_item,
         prompt_fn=_kk_prompt,
-        extract_fn=_kk_extract,
-        grade_fn=_kk_grade,
+        pipeline="knights_knaves",
         columns=("quiz",),
-        description="Knights and Knaves puzzles with 2-8 people; correct when every identity is.",
+        order_key=_kk_order,
+        reference_files=("K_and_K/test",),
+        n_items=700,
+        n_items_source="people2..8 x 100 (evaluate/K_and_K/k_and_k.py:44 loads data/K_and_K split test)",
+        prompt_format="0-shot; identities after 'CONCLUSION:' as '(1) ...' (evaluate/K_and_K/k_and_k.py:21)",
+        description="Knights and Knaves puzzles with 2-8 people; right when every identity is stated.",
         homepage="https://huggingface.co/datasets/K-and-K/knights-and-knaves",
     )
 )
@@ -337,17 +246,21 @@ BBH = register(
         name="bbh",
         suite="paper15",
         answer_kind="text",
-        hf_id="lukaemon/bbh",
-        hf_revision="main",
-        hf_config=None,
-        hf_split="test",
-        hf_configs=BBH_TASKS,
+        hub=(),  # the 3-shot prompts live in the BBH repo (cot-prompts/), not on the Hub
         to_item=_bbh_item,
         prompt_fn=_bbh_prompt,
-        extract_fn=_bbh_extract,
-        grade_fn=_bbh_grade,
+        pipeline="bbh",
         columns=("input", "target"),
-        description="BIG-Bench Hard, 27 tasks; exact match after normalisation.",
+        local_split=None,
+        keep_file=_bbh_file,
+        prepare_rows=_bbh_prepare,
+        reference_files=("bbh/test.json",),
+        n_items=1080,
+        n_items_source="the reference's data/bbh/test.json (evaluate/BBH/bbh.py:41): 1,080 = 27 tasks x 40 per the "
+                       "LLMRouterBench README; which 40 is not in the code, the BBH repo gives all 6,511",
+        prompt_format="3-shot: the task's 3 worked examples, 'Question: ...', last line 'Answer: $ANSWER' "
+                      "(evaluate/BBH/bbh.py:24)",
+        description="BIG-Bench Hard, 27 tasks, 3-shot chain of thought; targets compared like math answers.",
         homepage="https://github.com/suzgunmirac/BIG-Bench-Hard",
     )
 )
