@@ -155,7 +155,7 @@ report_if_dead() {
         sig=SIG$(kill -l $(( SERVER_STATUS - 128 )) 2>/dev/null || echo "?")
         why="killed by signal $sig ($SERVER_STATUS)"
         case $sig in
-            SIGILL) why="$why: illegal instruction; this llama.cpp build uses CPU instructions this machine lacks (rebuild: delete $(dirname "$WHEEL") and rerun)" ;;
+            SIGILL) why="$why: illegal instruction; the llama.cpp build uses CPU instructions this machine lacks (the portable build needs AVX2, FMA, F16C and BMI2; wheel: $WHEEL)" ;;
             SIGKILL) why="$why: killed, often by the kernel's out-of-memory killer" ;;
             SIGSEGV) why="$why: segmentation fault" ;;
         esac
