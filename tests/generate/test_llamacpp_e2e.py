@@ -34,7 +34,7 @@ def base_url() -> str:
 
 def _collect(base_url: str, work) -> subprocess.CompletedProcess:
     cmd = cli() + [
-        "pool=local_gemma",
+        "pool=local_gemma_pair",
         "benchmark=paper15",
         "benchmark.names=[math500,arc_challenge]",
         f"benchmark.sources.math500.path={E2E / 'math500.jsonl'}",
@@ -59,10 +59,10 @@ def test_collect_against_llamacpp(base_url, tmp_path):
     out = tmp_path / "outcomes.parquet"
     table = load_outcomes({"source": "outcomes", "path": str(out), "missing": "error"})
     df = table.df
-    assert table.models == ["gemma-3-270m"]
+    assert table.models == ["gemma-3-270m", "gemma-3-270m-completion"]  # chat and raw completion
     assert table.benchmarks == ["arc_challenge", "math500"]
-    assert len(df) == 2 * N_ITEMS * N
-    assert df.groupby(["benchmark", "query_id"]).size().eq(N).all()
+    assert len(df) == 2 * 2 * N_ITEMS * N
+    assert df.groupby(["benchmark", "query_id", "model"]).size().eq(N).all()
     assert sorted(df["sample"].unique()) == list(range(N))
     assert df["score"].isin([0.0, 1.0]).all()
     assert (df["cost"] == 0.0).all()  # local server, price 0
@@ -70,14 +70,14 @@ def test_collect_against_llamacpp(base_url, tmp_path):
     assert "answered 1 of n=3 choices" in log
     with GenerationStore(tmp_path / "generations.sqlite") as st:
         rows = st.rows(("benchmark", "query_id", "sample", "text", "completion_tokens", "finish_reason"))
-    assert len(rows) == 2 * N_ITEMS * N
+    assert len(rows) == 2 * 2 * N_ITEMS * N
     assert all(t and ct and ct > 0 for _b, _q, _s, t, ct, _f in rows)
 
     # a rerun finds every sample stored: nothing generated, same outcome file
     before = out.read_bytes()
     p = _collect(base_url, tmp_path)
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
-    assert "0 of 24 samples to generate" in p.stdout + p.stderr
+    assert f"0 of {2 * 2 * N_ITEMS * N} samples to generate" in p.stdout + p.stderr
     assert out.read_bytes() == before
 
     # ... and the recipe runs on it: avengers-run data=outcomes, voting over the 3 real samples.
@@ -92,7 +92,8 @@ def test_collect_against_llamacpp(base_url, tmp_path):
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     metrics = json.loads(next((tmp_path / "runs").rglob("metrics.json")).read_text())
     assert set(metrics["benchmarks"]) == {"arc_challenge", "math500"}
-    assert "model:gemma-3-270m" in metrics["benchmarks"]["math500"]["scores"]
+    scores = metrics["benchmarks"]["math500"]["scores"]
+    assert {"model:gemma-3-270m", "model:gemma-3-270m-completion", "avengers"} <= set(scores)
 
 
 def test_aggregator_against_llamacpp(base_url, tmp_path):

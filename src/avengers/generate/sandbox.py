@@ -28,7 +28,7 @@ Each process runs in its own sandbox, built by a small launcher before any untru
 * resource limits: wall-clock timeout (the whole namespace is killed), address space
   (RLIMIT_AS), CPU seconds, file size, processes (a ``pids`` cgroup when the cgroup filesystem
   is writable, and RLIMIT_NPROC for the sandbox's own uid), working-directory size (tmpfs);
-* an audit hook in the runner (blocks fork/exec/sockets/ctypes/writes outside the working
+* an audit hook in the runner (blocks fork/exec/sockets/ctypes calls/writes outside the working
   directory, with a readable ``sandbox:`` message). It only makes the common accidents fail
   early and clearly; the wall is the kernel isolation above.
 
@@ -452,14 +452,16 @@ def _make_hook(roots, allow_network,
     always = (
         "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system",
         "os.kill", "os.killpg", "os.symlink", "os.link", "os.chroot", "os.setuid",
-        "subprocess.Popen", "pty.spawn", "ctypes.", "resource.setrlimit", "resource.prlimit",
+        "subprocess.Popen", "pty.spawn", "ctypes.dlsym", "ctypes.call_function", "resource.setrlimit", "resource.prlimit",
         "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames",
         "webbrowser.open", "_posixsubprocess", "sqlite3.connect",
     )
     if not allow_network:
         always = always + ("socket.", "urllib.Request", "http.client.connect", "ftplib.",
                            "smtplib.", "poplib.", "imaplib.", "nntplib.", "telnetlib.")
-    blocked_imports = ("_posixsubprocess", "_ctypes", "ctypes")
+    # ctypes itself may be imported (numpy, in the reference's import block, needs it); looking
+    # up or calling a C function through it is refused.
+    blocked_imports = ("_posixsubprocess",)
     path_events = {
         "os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.rename": (0, 1),
         "os.replace": (0, 1), "os.chmod": (0,), "os.chown": (0,), "os.truncate": (0,),
