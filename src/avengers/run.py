@@ -201,7 +201,11 @@ def app(cfg: DictConfig) -> float | None:
     sweep_id = os.environ.get(SWEEP_ENV)  # one W&B group per sweep (experiment + sweep id)
     group = f"{cfg.name}-{sweep_id}" if sweep_id else str(cfg.name)
     try:
-        settings = non_default_settings(cfg, hc)
+        try:
+            settings = non_default_settings(cfg, hc)
+        except Exception as e:  # noqa: BLE001 - a caption detail must never fail a job
+            log.warning("could not work out the non-default settings (%s: %s); tables will say so", type(e).__name__, e)
+            settings = None
         with wandb_run(cfg.tracking, resolved, name=f"{cfg.name}/{out.name}", group=group, job_type="route",
                        out_dir=str(out)) as run:
             result = run_job(cfg)

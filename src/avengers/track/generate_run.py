@@ -43,8 +43,9 @@ class GenerateTracking(Callback):
             return
         import wandb
 
-        resolved = OmegaConf.to_container(config, resolve=True)
-        resolved.pop("hydra", None)
+        # The job's config without Hydra's own node (whose sweep keys do not resolve in a run).
+        resolved = OmegaConf.to_container(OmegaConf.masked_copy(config, [k for k in config if k != "hydra"]),
+                                          resolve=True)
         pool = str(OmegaConf.select(config, "pool.name", default="pool"))
         bench = OmegaConf.select(config, "benchmark.name", default=None)
         self.run = wandb.init(project=tracking.get("project", "avengers"), entity=tracking.get("entity"), mode=mode,
