@@ -129,3 +129,30 @@ def test_readme_adhoc_sweep_gets_a_table_with_its_settings(tmp_path, env):
     spec = json.loads((out / "routerdc" / "default.sources.json").read_text())
     assert spec["vary"] == ["clustering.n_clusters", "clustering.name"] and spec["n_jobs"] == 12
     assert all(r["n"] == 3 for r in spec["rows"])  # three seeds behind every cell
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_readme_yaml_only_experiment_gets_its_table(tmp_path, env):
+    """The README's new experiment, as written there, through --config-dir: its own table and figure."""
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Adding an experiment and its table"):]
+    yaml_text = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    assert "report:" in yaml_text and "avengers-run -m --config-dir my_configs experiment=topk_sweep" in section
+    (tmp_path / "my_configs" / "experiment").mkdir(parents=True)
+    (tmp_path / "my_configs" / "experiment" / "topk_sweep.yaml").write_text(yaml_text)
+    # the README's command, on a smaller sweep (command-line values replace the file's sweep lists)
+    _run(["-m", "--config-dir", "my_configs", "experiment=topk_sweep", "tracking=disabled", "router.top_k=1,2",
+          "seed=0,1", "data.max_queries_per_benchmark=30", "embedder.n_components=16"], env, tmp_path)
+    tables = subprocess.run([sys.executable, "-m", "avengers.report", "--runs", "outputs/topk_sweep", "--out",
+                             "my_tables"], cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert tables.returncode == 0 and "FAILED" not in tables.stderr, tables.stderr[-3000:]
+    out = tmp_path / "my_tables" / "routerdc"
+    assert sorted(p.name for p in out.iterdir()) == [f"topk_sweep.{e}" for e in ("csv", "md", "pdf", "png",
+                                                                                  "sources.json", "tex")]
+    spec = json.loads((out / "topk_sweep.sources.json").read_text())
+    assert spec["title"] == "Soft routing, accuracy vs number of nearest clusters"
+    assert [r["variant"]["router.top_k"] for r in spec["rows"] if r["section"] == "router"] == [1, 2]
+    assert spec["settings"] == {"data.max_queries_per_benchmark": 30, "embedder": "tfidf", "embedder.n_components": 16}
