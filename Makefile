@@ -41,8 +41,11 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+# Only the paper experiments' sweeps (outputs/<experiment>) feed results/: an ad-hoc sweep in
+# outputs/default gets its own tables (avengers-tables --runs outputs/default), never results/.
+EXPERIMENTS := $(basename $(notdir $(wildcard src/avengers/conf/experiment/*.yaml)))
 tables: setup
-	$(BIN)/avengers-tables --runs outputs --out results
+	$(BIN)/avengers-tables --runs $(wildcard $(addprefix outputs/,$(EXPERIMENTS))) --out results
 
 bench: setup
 	$(BIN)/python benchmarks/bench_default_job.py

@@ -16,7 +16,8 @@ def run_cli(args: list[str], *, cache: Path, out: Path, data_root: Path | None =
     env = dict(os.environ, AVENGERS_CACHE_DIR=str(cache), AVENGERS_OUTPUT_DIR=str(out), WANDB_MODE="disabled")
     if data_root is not None:
         env["AVENGERS_DATA_DIR"] = str(data_root)
-    proc = subprocess.run([sys.executable, "-m", "avengers.run", "tracking=disabled", *args], cwd=REPO,
+    # Hydra options (--config-dir ...) must come before the overrides.
+    proc = subprocess.run([sys.executable, "-m", "avengers.run", *args, "tracking=disabled"], cwd=REPO,
                           env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"avengers-run {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")

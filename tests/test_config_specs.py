@@ -55,7 +55,6 @@ def test_ensemble_keys_follow_the_strategy(tmp_path):
         check_config(compose(tmp_path, ["ensemble=self_consistency", "+ensemble.n_sample=3"]))
 
 
-@pytest.mark.xfail(strict=True, reason="needs group validation after composition (issue 13; lands with the adopt branch)")
 def test_cli_refuses_a_typo_in_a_users_experiment_file_before_running(tmp_path):
     exp = tmp_path / "confs" / "experiment"
     exp.mkdir(parents=True)

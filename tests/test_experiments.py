@@ -37,6 +37,16 @@ def test_experiment_composes_and_sweeps_real_keys(name):
                 assert OmegaConf.select(cfg, key, default="__absent__") != "__absent__", f"{name}: {key} not in config"
         for key in exp.vary:
             assert OmegaConf.select(cfg, key, default="__absent__") != "__absent__"
+        # its table is declared with it and is a valid layout (report.layouts)
+        import avengers.report.tables  # noqa: F401 - registers the layout builders
+        from avengers.report.layouts import parse_layout
+
+        report = OmegaConf.to_container(exp, resolve=True)
+        assert report.get("report"), f"{name}: declare experiment.report (title, rows, columns, figure)"
+        layout = parse_layout(report["report"], where=name, vary=tuple(exp.vary))
+        assert layout.title and (layout.figure is None or len(exp.vary) == 1)
+        for extra in report.get("also") or []:
+            assert parse_layout(extra["report"], where=f"{name}/{extra['table']}").title
         # Every sweep point composes.
         for key, values in params.items():
             for v in str(values).split(","):
@@ -54,3 +64,16 @@ def test_experiment_runs_on_a_tiny_subset(name, tmp_path, data_root, shared_cach
     run_cli([f"experiment={name}", *TINY], cache=shared_cache, out=tmp_path, data_root=data_root)
     m = json.loads(next(Path(tmp_path).rglob("metrics.json")).read_text())
     assert m["config"]["experiment"]["table"] and m["averages"]["id"]["avengers"] >= 0
+
+
+def test_run_sh_keeps_smoke_runs_out_of_results():
+    import os
+    import subprocess
+
+    from support import REPO
+
+    proc = subprocess.run(["bash", "experiments/run.sh", "--out", "results", "fig3_k_sweep",
+                           "data.max_queries_per_benchmark=10"], cwd=REPO, capture_output=True, text=True,
+                          env=dict(os.environ, BIN="/nonexistent"), timeout=60)
+    assert proc.returncode == 2 and "refusing --out results with overrides" in proc.stderr
+    assert "outputs/custom-" in proc.stderr  # where such a run goes instead

@@ -33,12 +33,27 @@ from avengers.vote.voter import Voter, strategy_name
 
 log = logging.getLogger(__name__)
 
+@dataclass
+class Calibrated:
+    """The fitted half of a job: embedder fitted on the calibration texts, router fitted on the
+    calibration split. `avengers.api.Router` wraps it; every job folder saves it (router/)."""
+
+    embedder: Any
+    cached: CachedEmbedder
+    data: CalibrationSet
+    router: Router
+    extras: dict[str, Router]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.cached(texts)
+
 
 @dataclass
 class JobResult:
     metrics: dict[str, Any]
     predictions: pd.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)  # counters for benchmarks (not in metrics)
+    calibrated: Calibrated | None = None  # the fitted router, saved into the job folder
 
 
 def config_hash(cfg: DictConfig, table: OutcomeTable) -> str:
@@ -80,6 +95,21 @@ def load_table(data_cfg: DictConfig) -> OutcomeTable:
     return _TABLES[key]
 
 
+def calibrate(cfg: DictConfig, calib: QueryView, has_cost: bool) -> Calibrated:
+    """Embed the calibration queries (content-addressed cache: a rerun embeds nothing) and fit
+    the configured router, plus its extra rows, on them."""
+    set_cache_root(cfg.paths.cache_dir)  # one knob moves every cache: downloads, models, embeddings, fits
+    embedder = instantiate(cfg.embedder)
+    embedder.fit(list(calib.queries["query"]))
+    cached = CachedEmbedder(embedder, f"{cfg.paths.cache_dir}/embeddings")
+    e_cal = cached(list(calib.queries["query"]))
+    data = calibration_set(calib, e_cal, embedder.identity, has_cost)
+    seed = int(cfg.seed)
+    router = build_router(cfg).fit(data, seed)
+    extras = {name: r.fit(data, seed) for name, r in extra_routers(router).items()}
+    return Calibrated(embedder=embedder, cached=cached, data=data, router=router, extras=extras)
+
+
 def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
     check_config(cfg)  # unknown keys (did-you-mean) and bad top-level values, before anything runs
     seed = int(cfg.seed)
@@ -91,18 +121,10 @@ def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
     log.info("%d calibration and %d test queries, %d models, benchmarks %s",
              calib.n, test.n, len(models), dict(splits.kinds))
 
-    # 1. embed (content-addressed cache: a rerun embeds nothing)
-    set_cache_root(cfg.paths.cache_dir)  # one knob moves every cache: downloads, models, embeddings, fits
-    embedder = instantiate(cfg.embedder)
-    embedder.fit(list(calib.queries["query"]))
-    cached = CachedEmbedder(embedder, f"{cfg.paths.cache_dir}/embeddings")
-    e_cal = cached(list(calib.queries["query"]))
-    e_test = cached(list(test.queries["query"]))
-
-    # 2-3. fit the router on the calibration split (Avengers: cluster, score per cluster), route
-    data = calibration_set(calib, e_cal, embedder.identity, table.has_cost)
-    router = build_router(cfg).fit(data, seed)
-    extras = {name: r.fit(data, seed) for name, r in extra_routers(router).items()}
+    # 1-3. embed, fit the router on the calibration split (Avengers: cluster, score per cluster)
+    fitted = calibrate(cfg, calib, table.has_cost)
+    data, router, extras, cached = fitted.data, fitted.router, fitted.extras, fitted.cached
+    e_cal, e_test = data.embeddings, fitted.embed(list(test.queries["query"]))
     test_texts = list(test.queries["query"])
     ranking = router.rank(e_test, test_texts)
     extra_rankings = {name: r.rank(e_test, test_texts) for name, r in extras.items()}
@@ -125,6 +147,9 @@ def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
             f"(the source records only scores there); those report the expected score over samples, not a vote."
         )
         log.warning(notes[-1])
+    if splits.calibration_only:
+        notes.append(f"calibration-only benchmarks (the data has no test rows for them; used for calibration, "
+                     f"not tested): {', '.join(splits.calibration_only)}")
     if table.dropped_queries:
         notes.append(f"data.missing=drop_query removed queries lacking some model: {dict(table.dropped_queries)}")
 
@@ -152,6 +177,7 @@ def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
             **{f"{name}": r.describe() for name, r in extras.items()},
         },
         "notes": notes,
+        **({"calibration_only": list(splits.calibration_only)} if splits.calibration_only else {}),
         # No path on this machine: metrics.json is the same wherever the data and outputs lie.
         "config": result_config(OmegaConf.to_container(cfg, resolve=True)),
         "config_hash": config_hash(cfg, table),
@@ -167,4 +193,4 @@ def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
         metrics["cost"] = cost
     stats = {"n_embedded": cached.n_embedded, "n_cached": cached.n_cached,
              "clustering_cached": getattr(router, "cached", None)}
-    return JobResult(metrics=metrics, predictions=predictions_frame(results, test), stats=stats)
+    return JobResult(metrics=metrics, predictions=predictions_frame(results, test), stats=stats, calibrated=fitted)

@@ -90,6 +90,13 @@ def neutral_override_keys(root: Any) -> list[str]:
 
 
 def git_commit(repo: Path = REPO) -> str:
+    """The checkout's commit (+ "-dirty"); for an installed package (no source checkout around
+    it) the package version, never a commit of whatever repository the environment sits in."""
+    if not (repo / "pyproject.toml").is_file() or not (repo / "src" / "avengers").is_dir():
+        try:
+            return f"installed package avengers-harness=={metadata.version('avengers-harness')} (no git checkout)"
+        except metadata.PackageNotFoundError:
+            return "unknown (neither a git checkout nor an installed package)"
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,

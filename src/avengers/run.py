@@ -8,6 +8,7 @@ from avengers.provenance import pin_numerics
 
 pin_numerics()
 
+import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
@@ -19,14 +20,18 @@ import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from avengers.errors import AvengersError, did_you_mean  # noqa: E402
-from avengers.files import atomic_write_json, sha256_file  # noqa: E402
+from avengers.api import CONF_DIR, CONFIG_NAME, check_choices, config_loader  # noqa: E402
+from avengers.errors import AvengersError  # noqa: E402
+from avengers.files import atomic_write_json, dump_json, sha256_file  # noqa: E402
 from avengers.provenance import machine_record, neutral_override_keys  # noqa: E402
 from avengers.report.jobs import FAILED, METRICS, PREDICTIONS, RUN, STALE_SUFFIX  # noqa: E402
+from avengers.track.sweep_summary import SWEEP_ENV  # noqa: E402  (set for every job of one multirun: its W&B group)
 
 log = logging.getLogger("avengers")
 
-CONF_DIR = Path(os.environ.get("AVENGERS_CONF_DIR", Path(__file__).resolve().parent / "conf"))
+# Groups that say where/how a job runs, not what it computes: never "settings" of a table.
+_BOOKKEEPING = ("experiment", "tracking", "paths", "name", "seed", "skip_existing", "hydra")
+
 
 def job_dirname(overrides: str) -> str:
     """Predictable output folder: one per distinct set of overrides, "default" when there are
@@ -41,28 +46,137 @@ def job_dirname(overrides: str) -> str:
     return name
 
 
-if not OmegaConf.has_resolver("dirname"):
-    OmegaConf.register_new_resolver("dirname", job_dirname)
+# ------------------------------------------------------------------ one folder per config
+_COMPOSED: dict[tuple, DictConfig] = {}
+
+
+def _compose(config_name: str, overrides: list[str]) -> DictConfig:
+    """Hydra's composition (with the hydra node) through the running app's loader; memoised,
+    since every job of a sweep asks for the same few defaults."""
+    from hydra.types import RunMode
+
+    loader = config_loader()
+    key = (id(loader), config_name, tuple(overrides))
+    if key not in _COMPOSED:
+        _COMPOSED[key] = loader.load_configuration(config_name=config_name, overrides=list(overrides),
+                                                   run_mode=RunMode.RUN)
+    return _COMPOSED[key]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of equal types (1 and 1.0 differ: they hash differently in metrics.json)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def normalised_override_dirname(root: DictConfig) -> str:
+    """The job's override_dirname without the overrides that equal their default (given the
+    excluded ones, such as experiment=...), so `seed=0` typed or not names the same folder."""
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+    from hydra.core.object_type import ObjectType
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ValueType
+
+    hc = root.hydra
+    conf = hc.job.config.override_dirname
+    excluded = list(conf.exclude_keys)
+    parsed = OverridesParser.create().parse_overrides(list(hc.overrides.task))
+    context = [str(o) for o in hc.overrides.hydra if str(o).startswith("hydra.searchpath")]
+    context += [o.input_line for o in parsed if o.key_or_group in excluded]
+    name = hc.job.config_name
+    loader = config_loader()
+    plain = [o for o in parsed if o.key_or_group not in excluded and o.value_type == ValueType.ELEMENT
+             and not (o.is_delete() or o.is_add() or o.is_force_add())]
+    groups = [o for o in plain if "." not in o.key_or_group
+              and loader.get_group_options(o.key_or_group, ObjectType.CONFIG, name, context)]
+    defaults = _compose(name, context).hydra.runtime.choices
+    drop = {id(o) for o in groups if defaults.get(o.key_or_group) == o.value()}
+    kept_groups = [o.input_line for o in groups if id(o) not in drop]
+    base = _compose(name, context + kept_groups)
+    missing = object()
+    for o in plain:
+        if o in groups:
+            continue
+        value = OmegaConf.select(base, o.key_or_group, default=missing, throw_on_missing=False)
+        if value is not missing and _same(_plain(value), o.value()):
+            drop.add(id(o))
+    kept = [o for o in parsed if o.key_or_group not in excluded and id(o) not in drop]
+    return get_overrides_dirname(overrides=kept, exclude_keys=excluded, item_sep=conf.item_sep, kv_sep=conf.kv_sep)
+
+
+def _dirname(overrides: str, *, _root_: DictConfig) -> str:
+    try:
+        overrides = normalised_override_dirname(_root_)
+    except Exception as e:  # noqa: BLE001 - never block a run over its folder name
+        log.debug("override_dirname kept as typed (%s: %s)", type(e).__name__, e)
+    return job_dirname(overrides)
+
+
+OmegaConf.register_new_resolver("dirname", _dirname, replace=True)
 if not OmegaConf.has_resolver("avengers_neutral_override_keys"):
     # conf/config.yaml: Hydra's folder-name exclude_keys, derived from provenance.RESULT_NEUTRAL_KEYS.
     OmegaConf.register_new_resolver("avengers_neutral_override_keys", lambda *, _root_: neutral_override_keys(_root_))
 
 
+def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict) and node:
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: node}
+
+
+def non_default_settings(cfg: DictConfig, hc: DictConfig) -> dict[str, Any]:
+    """What this job changes relative to the package defaults: group choices (`data: routerbench`)
+    and values that differ from their group's defaults (`data.max_queries_per_benchmark: 100`),
+    including those set by the experiment. Shown in the caption of every table (`avengers-tables`)."""
+    context = [str(o) for o in hc.overrides.hydra if str(o).startswith("hydra.searchpath")]
+    name = hc.job.config_name
+    choices = {g: c for g, c in hc.runtime.choices.items()
+               if not g.startswith("hydra") and g.split("/")[0] not in _BOOKKEEPING and c is not None}
+    defaults = _compose(name, context).hydra.runtime.choices
+    settings: dict[str, Any] = {g: c for g, c in sorted(choices.items()) if defaults.get(g) != c}
+    base = _compose(name, context + [f"{g}={c}" for g, c in sorted(choices.items())])
+    mine = _flat(OmegaConf.to_container(cfg, resolve=False))
+    ref = _flat({k: v for k, v in OmegaConf.to_container(base, resolve=False).items() if k != "hydra"})
+    missing = object()
+    for key in sorted(set(mine) | set(ref)):
+        if key.split(".")[0] in _BOOKKEEPING or _same(mine.get(key, missing), ref.get(key, missing)):
+            continue
+        settings[key] = _plain(OmegaConf.select(cfg, key, default=None)) if key in mine else "<deleted>"
+    return json.loads(dump_json(settings))
+
+
+# ------------------------------------------------------------------------- early checks
 def check_group_choices(argv: list[str], conf_dir: Path = CONF_DIR) -> None:
-    """Fail early, with a did-you-mean, on `group=choice` overrides naming no config file."""
-    for arg in argv:
-        if "=" not in arg or arg.startswith(("-", "hydra.", "+", "~")):
-            continue
-        key, _, value = arg.partition("=")
-        group = conf_dir / key
-        if "." in key or not group.is_dir():
-            continue
-        known = sorted(p.stem for p in group.glob("*.yaml"))
-        for choice in value.split(","):
-            if choice and not choice.startswith(("range(", "choice(", "glob(")) and choice not in known:
-                raise AvengersError(
-                    f"Unknown {key} {choice!r}.{did_you_mean(choice, known)} Known {key} configs: {', '.join(known)}."
-                )
+    """Before Hydra runs: a `group=choice` naming no config fails with a did-you-mean. The
+    options are those of Hydra's own search path (package configs, --config-dir,
+    hydra.searchpath, launcher plugins), so anything Hydra accepts passes."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.utils import create_config_search_path, get_args_parser
+
+    parser = get_args_parser()
+    parser.exit_on_error = False
+    try:
+        args = parser.parse_args(argv)
+    except (argparse.ArgumentError, SystemExit):
+        return  # Hydra reports bad arguments itself
+    if args.help or args.hydra_help or args.shell_completion or args.info or args.config_path:
+        return
+    search_path = create_config_search_path(str(conf_dir))
+    if args.config_dir is not None:
+        if not os.path.isdir(args.config_dir):
+            raise AvengersError(f"--config-dir {args.config_dir!r} is not a folder.")
+        search_path.prepend(provider="command-line", path=f"file://{os.path.abspath(args.config_dir)}")
+    check_choices(args.overrides, args.config_name or CONFIG_NAME, ConfigLoaderImpl(config_search_path=search_path))
 
 
 def job_dir() -> Path:
@@ -148,16 +262,19 @@ def run_record(out: Path, hc: Any, resolved: dict[str, Any], chash: str, files: 
     }
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=CONFIG_NAME)
 def app(cfg: DictConfig) -> float | None:
-    from avengers.evaluate.metrics import format_table, write_predictions
+    from avengers.api import Router
     from avengers.config import check_config
+    from avengers.evaluate.metrics import format_table, write_predictions
     from avengers.pipeline import config_hash, load_table, run_job
-    from avengers.track.wandb_run import log_metrics, wandb_run
+    from avengers.track.wandb_run import log_job_files, log_metrics, wandb_run
 
     out = job_dir()
     hc = HydraConfig.get()
     multirun = hc.mode.name == "MULTIRUN"
+    sweep_id = os.environ.get(SWEEP_ENV)  # one W&B group per sweep (experiment + sweep id)
+    group = f"{cfg.name}-{sweep_id}" if sweep_id else str(cfg.name)
     try:
         check_config(cfg)  # bad knobs stop here, before any data is read or file written
         resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -167,16 +284,25 @@ def app(cfg: DictConfig) -> float | None:
             log.info("%s already has metrics.json for this config and data: skipped (skip_existing=false reruns it)", out)
             return json.loads((out / METRICS).read_text())["averages"].get("id", {}).get("avengers")
         set_aside(out)
-        with wandb_run(cfg.tracking, resolved, name=f"{cfg.name}/{hc.job.override_dirname or 'default'}",
-                       group=cfg.name, job_type="route", out_dir=str(out)) as run:
+        try:
+            settings = non_default_settings(cfg, hc)
+        except Exception as e:  # noqa: BLE001 - a caption detail must never fail a job
+            log.warning("could not work out the non-default settings (%s: %s); tables will say so", type(e).__name__, e)
+            settings = None
+        with wandb_run(cfg.tracking, resolved, name=f"{cfg.name}/{out.name}", group=group, job_type="route",
+                       out_dir=str(out)) as run:
             result = run_job(cfg, table)
+            # No absolute path in metrics.json (run.json records where the job ran).
+            result.metrics["job"] = {"override_dirname": out.name, "settings": settings}
             write_predictions(result.predictions, out / PREDICTIONS)
+            Router.from_fitted(result.calibrated, result.metrics["config"]).save(out / "router")
             atomic_write_json(out / RUN, run_record(out, hc, resolved, chash, dict(table.files),
                                                     sha256_file(out / PREDICTIONS)))
             atomic_write_json(out / METRICS, result.metrics)  # written last: marks the job done
             log_metrics(run, result.metrics)
+            log_job_files(run, out, chash)
         clear_stale(out)
-        print(f"\n{cfg.name} [{hc.job.override_dirname or 'default'}] -> {out}")
+        print(f"\n{cfg.name} [{out.name}] -> {out}")
         print(format_table(result.metrics))
         log.info("embedded %d new texts, %d from cache; clustering from cache: %s",
                  result.stats["n_embedded"], result.stats["n_cached"], result.stats["clustering_cached"])

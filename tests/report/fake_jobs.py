@@ -24,7 +24,31 @@ def score(method: str, bench: str, seed: int, shift: float = 0.0) -> float:
     return s + shift if method.startswith("avengers") else s
 
 
+def declared_layouts() -> dict[str, dict[str, Any]]:
+    """table -> experiment.report as declared by the package's experiment configs (so these
+    fixtures render exactly as the real experiments do)."""
+    import yaml
+
+    from avengers.api import CONF_DIR
+
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((CONF_DIR / "experiment").glob("*.yaml")):
+        exp = (yaml.safe_load(path.read_text()) or {}).get("experiment") or {}
+        if exp.get("report"):
+            out.setdefault(exp["table"], exp["report"])
+        for extra in exp.get("also") or []:
+            if isinstance(extra, dict) and extra.get("report"):
+                out.setdefault(extra["table"], extra["report"])
+    return out
+
+
+LAYOUTS = declared_layouts()
+
+
 def base_config(table: str, vary: list[str], seed: int, suite: str = "routerdc") -> dict[str, Any]:
+    experiment = {"suite": suite, "table": table, "vary": list(vary)}
+    if table in LAYOUTS:
+        experiment["report"] = copy.deepcopy(LAYOUTS[table])
     return {
         "seed": seed,
         "name": f"{suite}_{table}",
@@ -33,7 +57,7 @@ def base_config(table: str, vary: list[str], seed: int, suite: str = "routerdc")
         "clustering": {"name": "kmeans", "n_clusters": 64},
         "router": {"name": "avengers", "top_n": 3, "top_k": 1, "beta": 9.0, "alpha": 0.0},
         "ensemble": {"name": "none", "n_samples": 1},
-        "experiment": {"suite": suite, "table": table, "vary": list(vary)},
+        "experiment": experiment,
         "tracking": {"mode": "disabled"},
         "paths": {"output_dir": f"/somewhere/seed{seed}"},
     }

@@ -447,19 +447,25 @@ class _FakeWandb(types.ModuleType):
         self.init, self.Artifact, self.Table = init, Artifact, Table
 
 
-def test_wandb_upload_is_an_artifact_per_suite(tmp_path, monkeypatch):
+def test_wandb_tables_run_joins_the_sweep_group_of_its_jobs(tmp_path, monkeypatch):
     make_sweep(tmp_path, "table2_main", [], [{}], seeds=(0,))
-    make_sweep(tmp_path, "fig2_n_models", ["router.top_n"], [{"router.top_n": n} for n in (1, 2)], seeds=(0,))
+    exp = make_sweep(tmp_path, "fig2_n_models", ["router.top_n"], [{"router.top_n": n} for n in (1, 2)], seeds=(0,))
+    for job in exp.iterdir():  # what avengers-run writes next to metrics.json when W&B is on
+        (job / "wandb_run.json").write_text(json.dumps({"group": "routerdc_fig2_n_models-20260101-000000"}))
     fake = _FakeWandb()
     monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb-home"))
     run(tmp_path, figures=True, wandb_mode="offline")
-    assert fake.calls[0] == ("init", "tables", "routerdc", "offline")
-    (art,) = [c for c in fake.calls if c[0] == "log_artifact"]
-    assert art[1] == "routerdc-results" and art[2] == "results"
-    assert "routerdc/fig2_n_models.png" in art[3] and "routerdc/table2_main.sources.json" in art[3]
-    assert art[4] == ["fig2_n_models", "table2_main"]
-    assert ("log", ["fig2_n_models", "table2_main"]) in fake.calls
-    assert fake.calls[-1] == ("finish", 0)
+    inits = [c for c in fake.calls if c[0] == "init"]
+    # one tables run per sweep group: the jobs' recorded group, else their experiment name
+    assert inits == [("init", "tables", "routerdc_fig2_n_models-20260101-000000", "offline"),
+                     ("init", "tables", "routerdc_table2_main", "offline")]
+    arts = [c for c in fake.calls if c[0] == "log_artifact"]
+    assert arts[0][1] == "tables-routerdc_fig2_n_models-20260101-000000" and arts[0][2] == "results"
+    assert "routerdc/fig2_n_models.png" in arts[0][3] and not any("table2_main" in f for f in arts[0][3])
+    assert "routerdc/table2_main.sources.json" in arts[1][3] and arts[1][4] == ["table2_main"]
+    assert ("log", ["fig2_n_models"]) in fake.calls and fake.calls[-1] == ("finish", 0)
+    assert (tmp_path / "wandb-home").is_dir()  # WANDB_DIR honoured
 
 
 def test_wandb_run_is_finished_when_upload_fails(tmp_path, monkeypatch):
@@ -475,3 +481,123 @@ def test_wandb_not_imported_when_disabled(tmp_path, monkeypatch):
     make_sweep(tmp_path, "table2_main", [], [{}], seeds=(0,))
     monkeypatch.setitem(sys.modules, "wandb", None)  # importing it would raise
     run(tmp_path)
+
+
+# ------------------------------------------------------------------------- layouts and captions
+def test_deterministic_cells_show_the_value_alone_with_a_footnote(tmp_path):
+    exp = tmp_path / "outputs" / "t2"
+    for seed in (0, 1, 2):
+        m = make_metrics(base_config("table2_main", [], seed))
+        for b in m["benchmarks"].values():
+            b["scores"]["random"] = 45.0  # a baseline on a fixed split: the same for every seed
+        m["averages"]["id"]["random"] = 45.0
+        write_job(exp / f"seed={seed}", m)
+    run(tmp_path)
+    md = (tmp_path / "results/routerdc/table2_main.md").read_text()
+    assert "| Random | 45.00 | 45.00 | 45.00 |" in md
+    assert "± 0.00" not in md and "identical for every seed (deterministic" in md
+    assert "| Avengers | 62.00 ± 2.00 |" in md  # a seed-dependent row keeps its spread
+
+
+def test_non_default_settings_are_in_every_caption(tmp_path):
+    exp = tmp_path / "outputs" / "t4"
+    for emb in ("minilm", "tfidf"):
+        for seed in (0, 1):
+            cfg = base_config("table4_embedders", ["embedder.name"], seed)
+            cfg["embedder"]["name"] = emb
+            m = make_metrics(cfg)
+            m["job"]["settings"] = {"data.max_queries_per_benchmark": 100, "clustering.n_clusters": 16,
+                                    **({"embedder": "tfidf"} if emb == "tfidf" else {})}
+            write_job(exp / f"embedder={emb},seed={seed}", m)
+    spec = spec_of(run(tmp_path), "table4_embedders")
+    # the varied embedder is a row, not a setting; what every job shares is
+    assert spec["settings"] == {"clustering.n_clusters": 16, "data.max_queries_per_benchmark": 100}
+    out = tmp_path / "results/routerdc"
+    caption = "Settings (differing from the package defaults): clustering.n_clusters=16, data.max_queries_per_benchmark=100."
+    assert caption in (out / "table4_embedders.md").read_text().splitlines()[2]
+    assert "\\caption{" in (out / "table4_embedders.tex").read_text()
+    assert "data.max\\_queries\\_per\\_benchmark=100" in (out / "table4_embedders.tex").read_text()
+
+
+def test_adhoc_sweep_gets_one_table_per_varied_setting(tmp_path):
+    """Jobs run without experiment=: rows methods, columns benchmarks, one table per setting."""
+    exp = tmp_path / "outputs" / "default"
+    for method, k in (("kmeans", 8), ("kmeans", 64), ("gmm", 8), ("gmm", 64)):
+        for seed in (0, 1):
+            cfg = base_config("x", [], seed)
+            del cfg["experiment"]
+            cfg["name"] = "default"
+            cfg["clustering"] = {"name": method, "n_clusters": k, **({"n_init": 10} if method == "kmeans" else
+                                                                       {"covariance_type": "diag"})}
+            m = make_metrics(cfg, shift=k / 8 + (method == "gmm"))
+            m["job"]["settings"] = {"data.max_queries_per_benchmark": 50}
+            write_job(exp / f"clustering={method},clustering.n_clusters={k},seed={seed}", m)
+    report = run(tmp_path)
+    spec = spec_of(report, "default")
+    assert spec["suite"] == "routerdc" and spec["layout"] == "methods/benchmarks"
+    # the method's own parameters (n_init, covariance_type) follow its name: not settings of their own
+    assert spec["vary"] == ["clustering.n_clusters", "clustering.name"]
+    groups = [r["group"] for r in spec["rows"]]
+    assert list(dict.fromkeys(groups)) == ["K=8, Clustering=gmm", "K=8, Clustering=kmeans",
+                                           "K=64, Clustering=gmm", "K=64, Clustering=kmeans"]
+    av = {r["group"]: r for r in spec["rows"] if r["method"] == "avengers"}
+    # seeds 0, 1 -> 60 + 1 (mean seed shift) + K/8 (+1 for gmm) on arc
+    assert av["K=64, Clustering=gmm"]["cells"]["arc"]["mean"] == 70.0
+    assert av["K=8, Clustering=kmeans"]["cells"]["arc"]["n"] == 2
+    md = (tmp_path / "results/routerdc/default.md").read_text()
+    assert md.count("| Method | arc | gsm8k | mmlu_pro | ID Avg | OOD Avg |") == 4
+    assert "### K=64, Clustering=gmm" in md and "data.max_queries_per_benchmark=50" in md.splitlines()[2]
+    assert "FAILED" not in report.log
+
+
+def test_table6_layout_has_each_baseline_once(tmp_path):
+    make_sweep(tmp_path, "table6_ensemble", ["ensemble.name"],
+               [{"ensemble.name": e} for e in ("direct", "self_consistency", "oracle")], seeds=(0, 1),
+               shift_of=lambda v: {"direct": 0.0, "self_consistency": 1.0, "oracle": 3.0}[v["ensemble.name"]])
+    spec = spec_of(run(tmp_path), "table6_ensemble")
+    assert spec["layout"] == "methods/variants"
+    assert [c["label"] for c in spec["columns"]] == ["direct", "oracle", "self_consistency"]
+    methods = [r["method"] for r in spec["rows"]]
+    assert methods == ["model:alpha", "model:beta", "random", "best_single", "dataset_oracle", "oracle", "avengers"]
+    av = next(r for r in spec["rows"] if r["method"] == "avengers")
+    assert [av["cells"][c["key"]]["mean"] for c in spec["columns"]] == [66.0, 69.0, 67.0]
+
+
+@pytest.mark.parametrize("report_node, message", [
+    ({"rows": "variant"}, r"rows='variant'.*Did you mean 'variants'"),
+    ({"colums": "averages"}, r"unknown experiment.report key 'colums'.*Did you mean 'columns'"),
+    ({"figure": "parteo"}, r"figure='parteo'.*Did you mean 'pareto'"),
+    ({"rows": "methods", "columns": "test_and_calibration"}, "no report layout rows='methods' x columns="),
+])
+def test_bad_layout_is_refused_with_one_clear_message(tmp_path, report_node, message):
+    exp = tmp_path / "outputs" / "x"
+    cfg = base_config("my_table", ["clustering.n_clusters"], 0)
+    cfg["experiment"]["report"] = report_node
+    write_job(exp / "seed=0", make_metrics(cfg))
+    with pytest.raises(AvengersError, match=message):
+        run(tmp_path)
+
+
+def test_yaml_declared_layout_needs_no_code(tmp_path):
+    """A new experiment's table: only its experiment.report, as a user's YAML would declare it."""
+    exp = tmp_path / "outputs" / "my_k"
+    for k in (4, 16):
+        for seed in (0, 1):
+            cfg = base_config("my_k_table", ["clustering.n_clusters"], seed)
+            cfg["clustering"]["n_clusters"] = k
+            cfg["experiment"]["report"] = {"title": "My K sweep", "rows": "variants", "columns": "averages",
+                                           "splits": ["ood"], "figure": "curve", "xlabel": "clusters"}
+            write_job(exp / f"clustering.n_clusters={k},seed={seed}", make_metrics(cfg, shift=k / 4))
+    report = run(tmp_path, figures=True)
+    spec = spec_of(report, "my_k_table")
+    assert spec["title"] == "My K sweep" and spec["xlabel"] == "clusters" and spec["figure"] == "curve"
+    assert [c["key"] for c in spec["columns"]] == ["avg_ood", "mmlu_pro"]
+    assert (tmp_path / "results/routerdc/my_k_table.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_default_out_is_next_to_the_runs_never_results(tmp_path, monkeypatch):
+    make_sweep(tmp_path, "table2_main", [], [{}], seeds=(0,))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--runs", "outputs/routerdc_table2_main", "--no-figures"]) == 0
+    assert (tmp_path / "outputs/routerdc_table2_main/tables/routerdc/table2_main.md").is_file()
+    assert not (tmp_path / "results").exists()

@@ -108,6 +108,7 @@ def _generate_missing(
     hashes: Mapping[str, Mapping[str, str]],
     sampling: Sampling,
     progress: bool,
+    usage: dict[str, Any] | None = None,
 ) -> int:
     reqs: list[Request] = []
     todo: dict[str, int] = {}
@@ -158,6 +159,11 @@ def _generate_missing(
             added += store.put(recs)
             for r in batch:
                 bars[r.benchmark].update(1)
+                if usage is not None:  # for W&B (track.generate_run): tokens, cost, finish reasons
+                    for k in ("prompt_tokens", "completion_tokens", "cost"):
+                        usage[k] = usage.get(k, 0.0) + float(getattr(r, k) or 0.0)
+                    reason = f"finish_reason/{r.finish_reason or 'unknown'}"
+                    usage[reason] = usage.get(reason, 0) + 1
     finally:
         for bar in bars.values():
             bar.close()
@@ -244,9 +250,13 @@ def collect(cfg: Mapping[str, Any] | DictConfig) -> pd.DataFrame:
         for m in models
     }
     t0 = time.perf_counter()
+    usage: dict[str, Any] = {}
+    n_new = 0
     with GenerationStore(str(c["store"])) as store:
         for model in models:
-            added = _generate_missing(store, backend, model, items, per_model[model.name], hashes[model.name], sampling, progress)
+            added = _generate_missing(store, backend, model, items, per_model[model.name], hashes[model.name], sampling, progress,
+                                      usage)
+            n_new += added
             if added:
                 log.info("%s: stored %d new samples", model.name, added)
         gen_s = time.perf_counter() - t0
@@ -263,17 +273,34 @@ def collect(cfg: Mapping[str, Any] | DictConfig) -> pd.DataFrame:
     if getattr(backend, "stats", None):
         log.info("backend stats: %s", backend.stats)
     log.info("wrote %d rows to %s (generation %.1fs, total %.1fs)", len(df), output, gen_s, time.perf_counter() - t0)
+    df.attrs["stats"] = {  # what `avengers-generate` reports to W&B (track.generate_run)
+        "samples": len(df), "new_samples": n_new, "generation_s": gen_s,
+        "samples_per_s": n_new / gen_s if gen_s > 0 else None, **usage,
+        "tokens_per_s": usage.get("completion_tokens", 0.0) / gen_s if gen_s > 0 and n_new else None,
+        "score": {f"{m}/{b}": float(v) for (m, b), v in df.groupby(["model", "benchmark"])["score"].mean().items()},
+    }
     return df
 
 
+_FAILED: list[str] = []
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="generate")
-def main(cfg: DictConfig) -> None:
+def app(cfg: DictConfig) -> dict[str, Any]:
+    """Returns the run's stats; Hydra hands them to the tracking callback (conf/generate.yaml)."""
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
     try:
-        collect(cfg)
+        return collect(cfg).attrs["stats"]
     except AvengersError as e:
         log.error("%s", e)
         print(f"avengers-generate: error: {e}", file=sys.stderr)
+        _FAILED.append(str(e))
+        return {"error": str(e)}
+
+
+def main() -> None:
+    app()
+    if _FAILED:  # after Hydra returns, so the tracking callback has closed its run
         sys.exit(2)
 
 

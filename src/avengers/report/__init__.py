@@ -2,12 +2,15 @@
 
 Data flows one way and never reruns a job:
 
-    collect.discover()   find every job folder below --runs, load metrics.json (or record why not)
+    jobs.discover()      find every job folder below --runs, load metrics.json (or record why not)
     aggregate.group()    group jobs by (suite, table, vary values), refuse mixed configs
+    layouts              what each table shows, declared in its experiment config
+                         (experiment.report: title, rows, columns, figure), with a default for
+                         any sweep; builders are registered per rows/columns combination
     tables.build()       one JSON-able table spec per (suite, table): rows, columns, cells
                          (mean, sample std, n, the jobs behind each cell) -> the .sources.json sidecar
-    tables.render_*()    .md / .csv / .tex from the spec
-    figures.draw()       matplotlib figure from the same spec (the notebook calls it too)
+    render.RENDERERS     .md / .csv / .tex from the spec (building and rendering are separate)
+    figures.render()     matplotlib figure from the same spec (the notebook calls it too)
 """
 
 from __future__ import annotations

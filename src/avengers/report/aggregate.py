@@ -174,6 +174,8 @@ class TableGroup:
     variants: list[tuple[dict[str, Any], list[Job]]] = field(default_factory=list)  # sorted
     failed: list[FailedJob] = field(default_factory=list)
     row_config_differences: list[str] = field(default_factory=list)
+    layout: dict[str, Any] | None = None  # the declared experiment.report (None: the default)
+    adhoc: bool = False  # jobs run without experiment=: vary keys inferred from their configs
 
     @property
     def jobs(self) -> list[Job]:
@@ -218,19 +220,28 @@ def group(
     groups: list[TableGroup] = []
     for suite, table in sorted(set(by_table) | set(failed_by_table)):
         tjobs = by_table.get((suite, table), [])
+        adhoc = bool(tjobs) and all(j.adhoc for j in tjobs)
         varies = sorted({j.vary for j in tjobs})
         if len(varies) > 1:
             raise AvengersError(
                 f"{suite}/{table}: jobs disagree on experiment.vary ({' vs '.join(map(str, map(list, varies)))}); "
                 "rerun the sweep or pass the runs of one experiment."
             )
-        vary = varies[0] if varies else ()
-        g = TableGroup(suite=suite, table=table, vary=vary, failed=failed_by_table.get((suite, table), []))
+        vary = inferred_vary(tjobs, ignore) if adhoc else (varies[0] if varies else ())
+        layouts = sorted({_canon(j.layout) for j in tjobs})
+        if len(layouts) > 1:
+            raise AvengersError(f"{suite}/{table}: jobs declare different experiment.report layouts; "
+                                "pass the runs of one version of the experiment.")
+        g = TableGroup(suite=suite, table=table, vary=vary, failed=failed_by_table.get((suite, table), []),
+                       layout=tjobs[0].layout if tjobs else None, adhoc=adhoc)
         variants: dict[str, tuple[dict[str, Any], list[Job]]] = {}
         for j in tjobs:
             flat = flatten(j.config)
             values: dict[str, Any] = {}
             for k in vary:
+                if adhoc:  # inferred keys: a job may lack one (e.g. a parameter of one method)
+                    values[k] = variant_label_value(get_dotted(j.config, k, None))
+                    continue
                 if k not in flat and not _has_node(j.config, k):
                     raise AvengersError(
                         f"{suite}/{table}: experiment.vary names {k!r}, which is not in the config of "
@@ -247,6 +258,28 @@ def group(
             g.row_config_differences = sorted(config_differences(g.jobs, ignore + ("seed",) + vary))
         groups.append(g)
     return groups, unattributed
+
+
+# Nodes that mirror another one (the router's copy of the clustering config).
+MIRRORS = ("router.clustering",)
+
+
+def inferred_vary(jobs: list[Job], ignore: Iterable[str]) -> tuple[str, ...]:
+    """The settings an ad-hoc sweep varies: config keys that differ between its jobs (not seed),
+    where a group's `name` stands for the keys it determines (clustering=kmeans,gmm varies
+    `clustering.name`, not every parameter of the two methods)."""
+    diffs = config_differences(jobs, tuple(ignore) + ("seed",) + MIRRORS)
+    flats = [flatten(j.config) for j in jobs]
+    keys = set(diffs)
+    for name_key in [k for k in diffs if k.endswith(".name")]:
+        group = name_key[: -len(".name")]
+        for k in [k for k in keys if k.startswith(group + ".") and k != name_key]:
+            by_name: dict[str, set[str]] = {}
+            for f in flats:
+                by_name.setdefault(_canon(f.get(name_key)), set()).add(_canon(f.get(k)))
+            if all(len(v) == 1 for v in by_name.values()):  # fixed by the group's choice
+                keys.discard(k)
+    return tuple(sorted(keys))
 
 
 def _has_node(cfg: dict[str, Any], key: str) -> bool:

@@ -3,15 +3,19 @@
     avengers-tables --runs outputs/routerdc_table5_clustering --runs 'outputs/routerdc_*' \\
         --out results [--suite routerdc] [--table table5_clustering] [--wandb offline]
 
-Writes, per (suite, table) found in the jobs' config.experiment:
+Writes, per (suite, table) found in the jobs' config.experiment (an ad-hoc sweep, run without
+experiment=, is one table per data source and sweep name):
     <out>/<suite>/<table>.md  .csv  .tex  .sources.json   (+ .png .pdf for figure tables)
-Every write is atomic; the same runs give the same bytes.
+`--out` defaults to <first --runs folder>/tables, never to results/. Every write is atomic; the
+same runs give the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +25,7 @@ from typing import Any, TextIO
 from avengers.errors import AvengersError
 from avengers.files import atomic_write_bytes, atomic_write_json, dump_json
 from avengers.report import figures as figs
+from avengers.report import render
 from avengers.report import tables as tbl
 from avengers.report.aggregate import group
 from avengers.report.jobs import DEFAULT_IGNORED_KEYS, FailedJob, discover
@@ -35,6 +40,7 @@ class Report:
     files: list[Path] = field(default_factory=list)
     failed: list[FailedJob] = field(default_factory=list)  # all failed jobs, placed or not
     unplaced: list[FailedJob] = field(default_factory=list)  # failed jobs with unknown suite/table
+    groups: dict[tuple[str, str], str] = field(default_factory=dict)  # (suite, table) -> W&B group
 
 
 def _safe(name: str, what: str) -> str:
@@ -43,9 +49,17 @@ def _safe(name: str, what: str) -> str:
     return name
 
 
+def default_out(runs: list[str]) -> Path:
+    """<first --runs folder>/tables: next to the runs it summarises, never the committed results/."""
+    first = Path(os.path.expanduser(str(runs[0])))
+    while glob.has_magic(str(first)) or first.is_file():
+        first = first.parent
+    return first / "tables"
+
+
 def run(
     runs: list[str],
-    out: str | Path = "results",
+    out: str | Path | None = None,
     suite: str | None = None,
     tables: list[str] | None = None,
     root: str | Path | None = None,
@@ -58,7 +72,7 @@ def run(
 ) -> Report:
     """Collect, aggregate and write every table; returns what was written. Raises AvengersError."""
     log = log if log is not None else sys.stderr
-    out = Path(out)
+    out = Path(out) if out is not None else default_out(runs)
     jobs, failed = discover(runs, root)
     if suite is not None:
         jobs = [j for j in jobs if j.suite == suite]
@@ -72,6 +86,7 @@ def run(
         if not failed:
             raise AvengersError(f"No finished jobs{where} below {', '.join(map(str, runs))}.")
     groups, unplaced = group(jobs, failed, DEFAULT_IGNORED_KEYS + tuple(ignore))
+    root_path = Path(os.path.abspath(root if root is not None else os.getcwd()))
 
     # Build everything before writing anything: an error leaves results/ untouched.
     report = Report(failed=list(failed), unplaced=list(unplaced))
@@ -79,12 +94,9 @@ def run(
     for g in groups:
         spec = json.loads(dump_json(tbl.build(g)))  # exactly what the sidecar (and the notebook) sees
         base = out / _safe(g.suite, "suite") / _safe(g.table, "table")
-        planned += [
-            (base.with_name(base.name + ".sources.json"), dump_json(spec).encode("utf-8")),
-            (base.with_name(base.name + ".md"), tbl.render_md(spec, decimals).encode("utf-8")),
-            (base.with_name(base.name + ".csv"), tbl.render_csv(spec).encode("utf-8")),
-            (base.with_name(base.name + ".tex"), tbl.render_tex(spec, decimals).encode("utf-8")),
-        ]
+        planned.append((base.with_name(base.name + ".sources.json"), dump_json(spec).encode("utf-8")))
+        planned += [(base.with_name(f"{base.name}.{ext}"), fn(spec, decimals).encode("utf-8"))
+                    for ext, fn in render.RENDERERS.items()]
         if figures:
             rendered = figs.render(spec)
             if rendered is not None:
@@ -93,6 +105,7 @@ def run(
             elif spec.get("figure"):
                 print(f"[avengers-tables] {g.suite}/{g.table}: no data for its figure, none drawn.", file=log)
         report.specs.append(spec)
+        report.groups[(g.suite, g.table)] = wandb_group(g, root_path)
 
     for path, data in planned:
         atomic_write_bytes(path, data)
@@ -119,28 +132,50 @@ def run(
     return report
 
 
+def wandb_group(g: Any, root: Path) -> str:
+    """The W&B group of a table's jobs (their wandb_run.json, written by avengers-run), so the
+    tables run sits with the sweep it summarises; else the jobs' experiment name."""
+    from avengers.track.wandb_run import RUN_FILE
+
+    found: set[str] = set()
+    for j in g.jobs:
+        path = Path(j.output_dir) if Path(j.output_dir).is_absolute() else root / j.output_dir
+        try:
+            found.add(str(json.loads((path / RUN_FILE).read_text())["group"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    if len(found) == 1:
+        return found.pop()
+    names = {str(j.config.get("name")) for j in g.jobs if j.config.get("name")}
+    return names.pop() if len(names) == 1 else g.suite
+
+
 def upload_wandb(report: Report, out: Path, mode: str, project: str) -> None:
-    """One W&B run per suite (job_type=tables, group=suite) with the files as a `results` artifact."""
+    """One W&B run per sweep group (job_type=tables, the jobs' group) with the files as a
+    `results` artifact; $WANDB_DIR is honoured (else the output folder)."""
+    import re
+
     import wandb  # lazy: only when tracking is on
 
-    by_suite: dict[str, list[dict[str, Any]]] = {}
+    from avengers.track.wandb_run import wandb_dir
+
+    by_group: dict[str, list[dict[str, Any]]] = {}
     for spec in report.specs:
-        by_suite.setdefault(spec["suite"], []).append(spec)
-    for suite, specs in sorted(by_suite.items()):
-        run = wandb.init(project=project, job_type="tables", group=suite, name=f"tables-{suite}", mode=mode,
-                         config={"suite": suite, "tables": [s["table"] for s in specs]})
+        by_group.setdefault(report.groups[(spec["suite"], spec["table"])], []).append(spec)
+    for grp, specs in sorted(by_group.items()):
+        run = wandb.init(project=project, job_type="tables", group=grp, name=f"tables-{grp}", mode=mode,
+                         dir=wandb_dir(out), config={"group": grp, "tables": [f"{s['suite']}/{s['table']}" for s in specs]})
         exit_code = 1
         try:
-            art = wandb.Artifact(name=f"{suite}-results", type="results",
-                                 metadata={"tables": [s["table"] for s in specs],
-                                           "n_jobs": {s["table"]: s["n_jobs"] for s in specs}})
-            suite_dir = out / suite
+            art = wandb.Artifact(name=re.sub(r"[^A-Za-z0-9_.-]", "_", f"tables-{grp}"), type="results",
+                                 metadata={"tables": [f"{s['suite']}/{s['table']}" for s in specs],
+                                           "n_jobs": {f"{s['suite']}/{s['table']}": s["n_jobs"] for s in specs}})
             for path in report.files:
-                if path.parent == suite_dir:
-                    art.add_file(str(path), name=f"{suite}/{path.name}")
+                if any(path.parent == out / s["suite"] and path.name.startswith(s["table"] + ".") for s in specs):
+                    art.add_file(str(path), name=f"{path.parent.name}/{path.name}")
             logged = {}
             for spec in specs:
-                columns, data = tbl.wandb_rows(spec)
+                columns, data = render.wandb_rows(spec)
                 art.add(wandb.Table(columns=columns, data=data), spec["table"])
                 logged[spec["table"]] = wandb.Table(columns=columns, data=data)
             run.log(logged)
@@ -158,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--runs", nargs="+", action="extend", required=True, metavar="DIR",
                    help="run/sweep output folders, metrics.json files or globs (repeatable); searched recursively")
-    p.add_argument("--out", default="results", help="output root; files go to <out>/<suite>/<table>.* (default: results)")
+    p.add_argument("--out", default=None,
+                   help="output root; files go to <out>/<suite>/<table>.* (default: <first --runs folder>/tables; "
+                        "the committed paper tables live in results/, pass --out results to regenerate them)")
     p.add_argument("--suite", default=None, help="only jobs of this config.experiment.suite")
     p.add_argument("--table", dest="tables", action="append", default=None,
                    help="only this config.experiment.table (repeatable)")

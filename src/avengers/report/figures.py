@@ -15,7 +15,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from avengers.report.tables import method_label
+from avengers.report.layouts import FIGURES
+from avengers.report.tables import method_label, vary_label
 
 BASELINE_LINES = ("random", "best_single", "oracle")
 BASELINE_STYLE = {
@@ -148,6 +149,7 @@ def _finish_x(ax, xs_all: list[float], cats: list[str] | None, xlabel: str, log2
 
 XLABELS = {
     "router.top_n": "Number of selected models",
+    "router.pool_size": "Number of models",
     "data.calibration_fraction": "Calibration fraction",
     "clustering.n_clusters": "Number of clusters K",
     "router.alpha": "α",
@@ -155,8 +157,26 @@ XLABELS = {
 
 
 def _vary_label(spec: dict[str, Any]) -> str:
+    """The declared experiment.report.xlabel, else a readable name of the vary key."""
     key = spec["vary"][0]
-    return XLABELS.get(key) or spec.get("row_header") or key
+    return spec.get("xlabel") or XLABELS.get(key) or vary_label(key)
+
+
+def spread_note(spec: dict[str, Any], what: str = "bands") -> str | None:
+    """'bands: ±1 std over 5 seeds' from the router cells (None when every cell has one seed)."""
+    ns = sorted({c["n"] for r in spec["rows"] if r["section"] == "router" for c in r["cells"].values()})
+    if not ns or max(ns) < 2:
+        return "one seed: no spread shown" if ns else None
+    seeds = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+    return f"{what}: ±1 std over {seeds} seeds"
+
+
+def _legend(ax, spec: dict[str, Any], what: str = "bands", extra: str | None = None, outside: bool = False) -> None:
+    note = "\n".join(t for t in (spread_note(spec, what), extra) if t) or None
+    if outside:  # busy plots (Pareto): the legend beside the axes hides no point
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, title=note, title_fontsize=7)
+    else:
+        ax.legend(loc="best", title=note, title_fontsize=7)
 
 
 # ----------------------------------------------------------------------------------------- kinds
@@ -184,7 +204,7 @@ def _draw_curve(spec: dict[str, Any]):
     _finish_x(ax, xmap(all_x), cats, _vary_label(spec), log2=False)
     ax.set_ylabel("Accuracy (%)")
     _title(ax, spec)
-    ax.legend(loc="best")
+    _legend(ax, spec)
     return fig
 
 
@@ -205,21 +225,72 @@ def _draw_k_sweep(spec: dict[str, Any]):
     if xs:
         _plot_curve(ax, xmap(xs), ys, sds, "Avengers, calibration (ID avg)", color="tab:orange", marker="s")
     _baseline_lines(ax, spec, "test_avg_id", xkey, xmap, " (test, ID avg)")
-    _finish_x(ax, xmap(all_x), cats, "Number of clusters K", log2=True)
+    _finish_x(ax, xmap(all_x), cats, _vary_label(spec), log2=True)
     ax.set_ylabel("Accuracy (%)")
     _title(ax, spec)
-    ax.legend(loc="best")
+    _legend(ax, spec)
     return fig
 
 
+class _Labels:
+    """Greedy label placement in axes fractions: a label goes to the first free corner around
+    its point, or is left out, so labels never pile up."""
+
+    def __init__(self, ax, xs: list[float], ys: list[float], logx: bool) -> None:
+        tx = [math.log10(x) if logx else x for x in xs]
+        self.ax, self.logx = ax, logx
+        self.x0, self.x1 = min(tx), max(tx)
+        self.y0, self.y1 = min(ys), max(ys)
+        self.boxes: list[tuple[float, float, float, float]] = []
+        self.points = [self._frac(x, y) for x, y in zip(xs, ys)]
+        self.skipped = 0
+
+    def _frac(self, x: float, y: float) -> tuple[float, float]:
+        tx = math.log10(x) if self.logx else x
+        fx = 0.5 if self.x1 == self.x0 else 0.05 + 0.9 * (tx - self.x0) / (self.x1 - self.x0)
+        fy = 0.5 if self.y1 == self.y0 else 0.05 + 0.9 * (y - self.y0) / (self.y1 - self.y0)
+        return fx, fy
+
+    def add(self, text: str, x: float, y: float, **kw: Any) -> None:
+        fx, fy = self._frac(x, y)
+        w, h = 0.011 * len(text) + 0.01, 0.045
+        for dx, dy, ha, va in ((6, 4, "left", "bottom"), (6, -4, "left", "top"), (-6, 4, "right", "bottom"),
+                               (-6, -4, "right", "top")):
+            bx = fx + 0.012 if ha == "left" else fx - 0.012 - w
+            by = fy + 0.01 if va == "bottom" else fy - 0.01 - h
+            box = (bx, by, bx + w, by + h)
+            clash = any(not (box[2] < b[0] or b[2] < box[0] or box[3] < b[1] or b[3] < box[1]) for b in self.boxes)
+            hits = any(box[0] <= px <= box[2] and box[1] <= py <= box[3] for px, py in self.points)
+            if not clash and not hits and box[0] > -0.02 and box[2] < 1.02:
+                self.boxes.append(box)
+                self.ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                                 fontsize=6.5, **kw)
+                return
+        self.skipped += 1
+
+
+def _short(label: str) -> str:
+    return label.rsplit("/", 1)[-1]  # org/model -> model: the legend and table keep the full name
+
+
 def _draw_pareto(spec: dict[str, Any]):
+    """Accuracy vs total cost: each router's sweep as a connected curve (error bars ±1 std), single
+    models as diamonds, the Pareto front as a dashed step line over the shaded region it dominates."""
     xkey = spec["vary"][0]
     pts = [r for r in spec["rows"] if "accuracy" in r["cells"] and "cost" in r["cells"]]
     if not pts:
         return None
     fig = _new_figure()
+    fig.set_size_inches(8.0, 4.4)
     ax = fig.add_subplot()
     costs = [r["cells"]["cost"]["mean"] for r in pts]
+    accs = [r["cells"]["accuracy"]["mean"] for r in pts]
+    positive = [c for c in costs if c > 0]
+    logx = bool(positive) and len(positive) == len(costs) and max(positive) / min(positive) > 10
+    if logx:
+        ax.set_xscale("log")
+    labels = _Labels(ax, costs, accs, logx)
+    short = "α" if xkey == "router.alpha" else _vary_label(spec)
     for method, rows in _router_rows(spec).items():
         rows = [r for r in rows if r in pts]
         if not rows:
@@ -229,42 +300,46 @@ def _draw_pareto(spec: dict[str, Any]):
         cs = [r["cells"]["cost"]["std"] or 0.0 for r in rows]
         as_ = [r["cells"]["accuracy"]["std"] or 0.0 for r in rows]
         name = method_label(method)
-        ax.errorbar(c, a, xerr=cs, yerr=as_, marker="o", markersize=4, linestyle="-", capsize=2,
-                    label=f"{name} (α sweep)" if xkey == "router.alpha" else name)
-        short = "α" if xkey == "router.alpha" else _vary_label(spec)
+        ax.errorbar(c, a, xerr=cs, yerr=as_, marker="o", markersize=4, linestyle="-", linewidth=1.6, capsize=2,
+                    color="tab:blue" if method == "avengers" else None, zorder=3,
+                    label=f"{name} ({short} sweep)")
         for r, x, y in zip(rows, c, a):
             v = r["variant"][xkey]
-            ax.annotate(f"{short}={v:g}" if _is_num(v) else str(v), (x, y), xytext=(4, -9),
-                        textcoords="offset points", fontsize=6)
+            labels.add(f"{short}={v:g}" if _is_num(v) else str(v), x, y, color="tab:blue")
     models = [r for r in pts if r["section"] == "model"]
     if models:
         ax.scatter([r["cells"]["cost"]["mean"] for r in models], [r["cells"]["accuracy"]["mean"] for r in models],
-                   marker="D", s=18, color="0.3", label="Single models", zorder=3)
-        for r in models:
-            ax.annotate(r["label"], (r["cells"]["cost"]["mean"], r["cells"]["accuracy"]["mean"]),
-                        xytext=(4, 3), textcoords="offset points", fontsize=6)
-    others = [r for r in pts if r["section"] == "baseline" and r["method"] in BASELINE_STYLE]
-    for r in others:
+                   marker="D", s=18, color="0.3", label="Single models", zorder=4)
+        for r in sorted(models, key=lambda r: -r["cells"]["accuracy"]["mean"]):
+            labels.add(_short(r["label"]), r["cells"]["cost"]["mean"], r["cells"]["accuracy"]["mean"], color="0.25")
+    for r in [r for r in pts if r["section"] == "baseline" and r["method"] in BASELINE_STYLE]:
         st = BASELINE_STYLE[r["method"]]
         ax.scatter([r["cells"]["cost"]["mean"]], [r["cells"]["accuracy"]["mean"]], marker="x", s=22,
-                   color=st["color"], label=st["label"], zorder=3)
+                   color=st["color"], label=st["label"], zorder=4)
     front = sorted((r for r in pts if r["extra"].get("pareto_front")), key=lambda r: r["cells"]["cost"]["mean"])
     if front:
         fx = [r["cells"]["cost"]["mean"] for r in front]
         fy = [r["cells"]["accuracy"]["mean"] for r in front]
-        ax.plot(fx, fy, drawstyle="steps-post", color="black", linewidth=0.8, alpha=0.6, label="Pareto front")
-        ax.scatter(fx, fy, s=70, facecolors="none", edgecolors="black", linewidths=0.8, zorder=4)
-    positive = [c for c in costs if c > 0]
-    if positive and len(positive) == len(costs) and max(positive) / min(positive) > 10:
-        ax.set_xscale("log")
-    ax.set_xlabel("Total cost on the test set (USD)")
+        ax.autoscale_view()
+        (x0, x1), (y0, _) = ax.get_xlim(), ax.get_ylim()
+        # The region the front dominates (more cost, less accuracy), then the front itself.
+        ax.fill_between(fx + [x1], fy + [fy[-1]], y0, step="post", color="0.9", zorder=0,
+                        label="dominated by the front")
+        ax.step(fx + [x1], fy + [fy[-1]], where="post", color="black", linestyle=(0, (4, 2)), linewidth=1.0,
+                zorder=2, label="Pareto front (non-dominated)")
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(bottom=y0)
+    ax.set_xlabel("Total cost on the test set (USD)" + (", log scale" if logx else ""))
     ax.set_ylabel("Accuracy, ID avg (%)")
     _title(ax, spec)
-    ax.legend(loc="best")
+    _legend(ax, spec, "error bars", outside=True,
+            extra=f"{labels.skipped} label(s) left out (overlap);\nsee the table" if labels.skipped else None)
     return fig
 
 
+# experiment.report.figure -> drawing function (report.layouts.FIGURES names the kinds).
 _KINDS = {"curve": _draw_curve, "k_sweep": _draw_k_sweep, "pareto": _draw_pareto}
+assert set(_KINDS) == set(FIGURES), "report.layouts.FIGURES and figures._KINDS must name the same kinds"
 
 
 def draw(spec: dict[str, Any]):

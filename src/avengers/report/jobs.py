@@ -47,6 +47,8 @@ class Job:
     suite: str
     table: str
     vary: tuple[str, ...]
+    layout: dict[str, Any] | None = None  # config.experiment.report (see report.layouts)
+    adhoc: bool = False  # no experiment config: a sweep typed on the command line
 
     def ref(self) -> dict[str, Any]:
         return {"output_dir": self.output_dir, "config_hash": self.config_hash, "seed": self.seed}
@@ -159,6 +161,8 @@ def _failed(job_dir: Path, root: Path, reason: str, cfg: dict[str, Any] | None) 
         return out
     suite = get_dotted(cfg, "experiment.suite", None)
     table = get_dotted(cfg, "experiment.table", None)
+    if cfg.get("experiment") is None:
+        suite, table = adhoc_names(cfg)
     if isinstance(suite, str) and isinstance(table, str) and "${" not in suite + table:
         out.suite, out.table = suite, table
     seed = cfg.get("seed")
@@ -167,6 +171,13 @@ def _failed(job_dir: Path, root: Path, reason: str, cfg: dict[str, Any] | None) 
     if isinstance(vary, list):
         out.variant = {str(k): _plain(get_dotted(cfg, str(k), None)) for k in vary}
     return out
+
+
+def adhoc_names(cfg: dict[str, Any]) -> tuple[str, str]:
+    """(suite, table) of a job run without experiment=...: its data source and its `name`."""
+    data = get_dotted(cfg, "data.name", None)
+    name = cfg.get("name")
+    return (data if isinstance(data, str) and data else "adhoc"), (name if isinstance(name, str) and name else "default")
 
 
 def _config_hash(cfg: dict[str, Any], ignored: tuple[str, ...]) -> str:
@@ -209,6 +220,12 @@ def load_job(job_dir: Path, root: Path) -> Job | FailedJob:
     for name, bench in metrics["benchmarks"].items():
         if not isinstance(bench, dict) or not isinstance(bench.get("scores"), dict):
             return _failed(job_dir, root, f"metrics.json benchmark {name!r} has no 'scores' object", cfg)
+    if cfg.get("experiment") is None:
+        # An ad-hoc sweep: one table per data source and sweep name, vary keys inferred later.
+        suite, table = adhoc_names(cfg)
+        return Job(output_dir=display_path(job_dir, root), metrics=metrics, config=cfg,
+                   config_hash=metrics.get("config_hash") or _config_hash(cfg, DEFAULT_IGNORED_KEYS),
+                   seed=cfg.get("seed"), suite=suite, table=table, vary=(), adhoc=True)
     suite = get_dotted(cfg, "experiment.suite", None)
     table = get_dotted(cfg, "experiment.table", None)
     if not isinstance(suite, str) or not isinstance(table, str) or not suite or not table:
@@ -234,6 +251,7 @@ def load_job(job_dir: Path, root: Path) -> Job | FailedJob:
         suite=suite,
         table=table,
         vary=tuple(vary),
+        layout=get_dotted(cfg, "experiment.report", None),
     )
 
 
@@ -251,9 +269,13 @@ def discover(runs: list[str], root: str | os.PathLike | None = None) -> tuple[li
         item = load_job(d, root_path)
         (jobs if isinstance(item, Job) else failed).append(item)
         if isinstance(item, Job):
-            # One job can feed several tables (Table 2 ID and Table 3 OOD come from the same runs).
+            # One job can feed several tables (Table 2 ID and Table 3 OOD come from the same runs):
+            # experiment.also lists table names, or {table, report} with the other table's layout.
             for extra in get_dotted(item.config, "experiment.also", None) or []:
-                jobs.append(dataclasses.replace(item, table=str(extra)))
+                if isinstance(extra, dict):
+                    jobs.append(dataclasses.replace(item, table=str(extra.get("table")), layout=extra.get("report")))
+                else:
+                    jobs.append(dataclasses.replace(item, table=str(extra), layout=None))
     jobs.sort(key=lambda j: j.output_dir)
     failed.sort(key=lambda f: f.output_dir)
     return jobs, failed

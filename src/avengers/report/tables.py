@@ -1,22 +1,26 @@
-"""Table specs (the .sources.json sidecar) and their .md / .csv / .tex renderings.
+"""Table specs: from a group of finished jobs to the JSON-able table (the .sources.json sidecar).
+Building only; `report.render` turns a spec into .md / .csv / .tex and `report.figures` into a
+figure. What a table shows is declared with its experiment (`report.layouts`).
 
 A spec is a plain JSON-able dict, so the notebook can rebuild every figure from the sidecar:
 
-    {"suite", "table", "layout", "figure", "vary", "title", "description", "row_header",
+    {"suite", "table", "layout", "figure", "xlabel", "vary", "title", "description", "row_header",
+     "settings": {key: value} (non-default settings shared by every job, for the caption) | null,
      "columns": [{"key", "label", "kind": "score"|"cost", "split", "n_test"}],
      "extra_columns": [{"key", "label"}],
      "rows": [{"key", "label", "section": "model"|"baseline"|"router", "method",
-               "variant": {vary key: value} | null (pooled over variants), "n",
-               "cells": {column key: {"mean", "std" (null when n == 1), "n", "seeds", "values",
-                                      "jobs": [{"output_dir", "config_hash", "seed"}]}},
+               "variant": {vary key: value} | null (pooled over variants), "group": str | null,
+               "n", "cells": {column key: {"mean", "std" (null when n == 1), "n", "seeds", "values",
+                                           "jobs": [{"output_dir", "config_hash", "seed"}]}},
                "extra": {...}}],
      "jobs": [...], "failed": [...], "notes": [...], "warnings": [...]}
+
+`group` (per-variant tables of an ad-hoc sweep) splits the rows into one rendered table each.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -29,8 +33,9 @@ from avengers.report.aggregate import (
     variant_text,
 )
 from avengers.report.jobs import Job, get_dotted, is_number
+from avengers.report.layouts import LAYOUTS, Layout, parse_layout
 
-SCHEMA = "avengers.report.table/1"
+SCHEMA = "avengers.report.table/2"
 BASELINES = ("random", "best_single", "dataset_oracle", "oracle")
 MAIN_ROUTER = "avengers"
 
@@ -50,6 +55,7 @@ VARY_LABELS = {
     "clustering.n_clusters": "K",
     "embedder.name": "Embedder",
     "router.top_n": "# models",
+    "router.pool_size": "Number of models",
     "router.top_k": "Top-k",
     "router.alpha": "α",
     "router.beta": "β",
@@ -57,24 +63,9 @@ VARY_LABELS = {
     "ensemble.name": "Ensemble",
     "ensemble.n_samples": "# samples",
 }
-TABLE_TITLES = {
-    "table2_main": "Main results, in-distribution benchmarks (paper Table 2)",
-    "table3_ood": "Main results, out-of-distribution benchmarks (paper Table 3)",
-    "table4_embedders": "Ablation: embedding model (paper Table 4)",
-    "table5_clustering": "Ablation: clustering method (paper Table 5)",
-    "table6_ensemble": "Ablation: ensemble / voting (paper Table 6)",
-    "fig2_n_models": "Accuracy vs number of selected models (paper Figure 2)",
-    "fig3_k_sweep": "Accuracy vs number of clusters K (paper Figure 3)",
-    "data_efficiency": "Data efficiency: accuracy vs calibration fraction",
-    "pareto_cost": "Accuracy vs cost (Pareto front over α)",
-}
-FIGURE_OF = {
-    "fig2_n_models": "curve",
-    "data_efficiency": "curve",
-    "fig3_k_sweep": "k_sweep",
-    "pareto_cost": "pareto",
-}
 STD_NOTE = "Cells: mean ± sample std (ddof=1) over seeds; n/a where a cell has a single seed."
+DETERMINISTIC_NOTE = ("A value without ± is identical for every seed (deterministic: e.g. a baseline on a split "
+                      "the data fixes).")
 
 
 # --------------------------------------------------------------------------------------- getters
@@ -145,8 +136,8 @@ def fmt_value(v: Any) -> str:
     return str(v)
 
 
-def variant_label(vary: tuple[str, ...], values: dict[str, Any]) -> str:
-    if len(vary) == 1:
+def variant_label(vary: tuple[str, ...], values: dict[str, Any], always_named: bool = False) -> str:
+    if len(vary) == 1 and not always_named:
         return fmt_value(values[vary[0]])
     return ", ".join(f"{vary_label(k)}={fmt_value(values[k])}" for k in vary)
 
@@ -264,7 +255,7 @@ def _pooled_rows(g: TableGroup, methods: list[str], cols: list[Col], warnings: l
 
 
 # ---------------------------------------------------------------------------------------- layouts
-def _main_layout(g: TableGroup, splits: list[str], spec: dict[str, Any]) -> None:
+def _main_layout(g: TableGroup, splits: list[str], spec: dict[str, Any], prefix: bool = True) -> None:
     jobs = g.jobs
     benches, n_test, warns = benchmarks_by_split(jobs)
     spec["warnings"].extend(warns)
@@ -278,13 +269,13 @@ def _main_layout(g: TableGroup, splits: list[str], spec: dict[str, Any]) -> None
     methods = methods_present(jobs)
     rows: list[dict[str, Any]] = []
     for values, vjobs in g.variants:
-        prefix = "" if len(g.variants) == 1 else f" [{variant_label(g.vary, values)}]"
+        suffix = "" if len(g.variants) == 1 or not prefix else f" [{variant_label(g.vary, values)}]"
         for m in methods:
             cells = {c.key: cell_stats(vjobs, c.getter_for(m)) for c in cols}
             if all(s is None for s in cells.values()):
                 continue
             key = m if len(g.variants) == 1 else f"{m}|{variant_text(g.vary, values)}"
-            rows.append(_row(key, method_label(m) + prefix, m, values if g.vary else None, cells))
+            rows.append(_row(key, method_label(m) + suffix, m, values if g.vary else None, cells))
     spec["row_header"] = "Method"
     spec["columns"] = [c.to_dict() for c in cols]
     spec["rows"] = rows
@@ -296,12 +287,14 @@ def _router_methods(jobs: list[Job]) -> list[str]:
     return [m for m in methods_present(jobs) if section_of(m) == "router"]
 
 
-def _ablation_cols(jobs: list[Job]) -> tuple[list[Col], list[str]]:
+def _ablation_cols(jobs: list[Job], splits: tuple[str, ...] = ("id", "ood")) -> tuple[list[Col], list[str]]:
     benches, n_test, warns = benchmarks_by_split(jobs)
-    cols = [avg_col("avg_id", "ID Avg", "id")]
-    if benches.get("ood") or _has_split_avg(jobs, "ood"):
+    cols = []
+    if "id" in splits:
+        cols.append(avg_col("avg_id", "ID Avg", "id"))
+    if "ood" in splits and (benches.get("ood") or _has_split_avg(jobs, "ood")):
         cols.append(avg_col("avg_ood", "OOD Avg", "ood"))
-    for s in ("id", "ood"):
+    for s in splits:
         cols.extend(bench_col(b, s, n_test.get(b)) for b in benches.get(s, []))
     return cols, warns
 
@@ -362,61 +355,140 @@ def _pareto_layout(g: TableGroup, spec: dict[str, Any]) -> None:
                          "baselines are shown for reference only.")
 
 
-DESCRIPTIONS = {
-    "main_id": "Test accuracy (%) per in-distribution benchmark and their average.",
-    "main_ood": "Test accuracy (%) per out-of-distribution benchmark and their average.",
-    "main_all": "Test accuracy (%) per benchmark and split averages.",
-    "ablation": "Test accuracy (%) of the Avengers router for each variant; baselines for reference.",
-    "k_sweep": "Average ID test accuracy (%) and average ID calibration accuracy (%) of Avengers for each number of clusters K.",
-    "pareto": "Average ID test accuracy (%) against total test-set cost (USD) for each α and each single model.",
-}
+def _variant_groups(g: TableGroup, spec: dict[str, Any]) -> None:
+    """Per-variant tables: each row names its variant as its group."""
+    if len(g.variants) > 1:
+        for r in spec["rows"]:
+            if r["variant"] is not None:
+                r["group"] = variant_label(g.vary, r["variant"], always_named=True)
+
+
+@LAYOUTS.register("methods/benchmarks")
+def _methods_benchmarks(g: TableGroup, layout: Layout, spec: dict[str, Any]) -> None:
+    _main_layout(g, list(layout.splits), spec, prefix=not layout.per_variant)
+    if layout.per_variant:
+        _variant_groups(g, spec)
+
+
+@LAYOUTS.register("variants/averages")
+def _variants_averages(g: TableGroup, layout: Layout, spec: dict[str, Any]) -> None:
+    cols, warns = _ablation_cols(g.jobs, layout.splits)
+    spec["warnings"].extend(warns)
+    _ablation_layout(g, cols, spec)
+
+
+@LAYOUTS.register("variants/test_and_calibration")
+def _variants_k_sweep(g: TableGroup, layout: Layout, spec: dict[str, Any]) -> None:
+    _k_sweep_layout(g, spec)
+
+
+@LAYOUTS.register("variants/accuracy_cost")
+def _variants_pareto(g: TableGroup, layout: Layout, spec: dict[str, Any]) -> None:
+    _pareto_layout(g, spec)
+
+
+def _metric_getter(metric: str) -> Callable[[str], Callable[[Job], float | None]]:
+    if metric in ("avg_id", "avg_ood"):
+        return lambda m, s=metric[4:]: avg_getter(s, m)
+    return lambda m, b=metric: bench_getter(b, m)
+
+
+@LAYOUTS.register("methods/variants")
+def _methods_variants(g: TableGroup, layout: Layout, spec: dict[str, Any]) -> None:
+    """Rows: every method once; columns: the variants (e.g. Table 6: one column per ensemble
+    strategy), so a baseline that changes with the variant is one row, not one row per variant."""
+    getter = _metric_getter(layout.metric)
+    methods = methods_present(g.jobs)
+    label_of = {"avg_id": "ID Avg", "avg_ood": "OOD Avg"}
+    cols = [{"key": variant_text(g.vary, values), "label": variant_label(g.vary, values), "kind": "score",
+             "split": None, "n_test": None} for values, _ in g.variants]
+    rows = []
+    for m in methods:
+        cells = {c["key"]: cell_stats(vjobs, getter(m)) for c, (_, vjobs) in zip(cols, g.variants)}
+        if all(st is None for st in cells.values()):
+            continue
+        rows.append(_row(m, method_label(m), m, None, cells))
+    spec["row_header"] = f"Method / {' · '.join(vary_label(k) for k in g.vary) or 'Variant'}"
+    spec["columns"] = cols
+    spec["rows"] = rows
+    spec["metric"] = label_of.get(layout.metric, layout.metric)
+
+
+def _describe(layout: Layout, vary: tuple[str, ...]) -> str:
+    if layout.description:
+        return layout.description
+    splits = "/".join(s.upper() for s in layout.splits)
+    varied = " and ".join(vary_label(k) for k in vary) or "variant"
+    return {
+        "methods/benchmarks": f"Test accuracy (%) per {splits} benchmark and the split averages"
+                              + (f", one table per {varied}." if layout.per_variant and vary else "."),
+        "variants/averages": f"Test accuracy (%) of the router for each {varied}; baselines for reference.",
+        "variants/test_and_calibration": f"Average ID test accuracy (%) and average ID calibration accuracy (%) "
+                                         f"of the router for each {varied}.",
+        "variants/accuracy_cost": f"Average ID test accuracy (%) against total test-set cost (USD) for each {varied} "
+                                  "and each single model.",
+        "methods/variants": f"{ {'avg_id': 'Average ID', 'avg_ood': 'Average OOD'}.get(layout.metric, layout.metric) } "
+                            f"test accuracy (%) of every method (rows) under each {varied} (columns).",
+    }.get(layout.key, f"Test accuracy (%): {layout.rows} x {layout.columns}.")
+
+
+def common_settings(jobs: list[Job], vary: tuple[str, ...]) -> dict[str, Any] | None:
+    """Non-default settings shared by every job (metrics.json job.settings, written by
+    avengers-run), minus the varied ones; None when some job did not record them."""
+    recorded = [get_dotted(j.metrics, "job.settings", None) for j in jobs]
+    if not jobs or any(not isinstance(s, dict) for s in recorded):
+        return None
+    varied_groups = {k[: -len(".name")] for k in vary if k.endswith(".name")}
+
+    def canon(v: Any) -> str:
+        return json.dumps(v, sort_keys=True)
+
+    out = {}
+    for key, value in sorted(recorded[0].items()):
+        if key in vary or key in varied_groups or any(key.startswith(k + ".") for k in vary):
+            continue
+        if all(key in s and canon(s[key]) == canon(value) for s in recorded):
+            out[key] = value
+    return out
 
 
 def build(g: TableGroup) -> dict[str, Any]:
     """The JSON-able spec (= sidecar) of one (suite, table) group."""
+    layout = parse_layout(g.layout, where=f"{g.suite}/{g.table}", vary=g.vary, adhoc=g.adhoc)
     spec: dict[str, Any] = {
         "schema": SCHEMA,
         "suite": g.suite,
         "table": g.table,
         "vary": list(g.vary),
-        "title": TABLE_TITLES.get(g.table, g.table),
-        "figure": FIGURE_OF.get(g.table),
+        "layout": layout.key,
+        "title": layout.title or (f"{g.table}: ad-hoc sweep on {g.suite}" if g.adhoc else g.table),
+        "figure": layout.figure,
+        "xlabel": layout.xlabel,
         "columns": [],
         "extra_columns": [],
         "rows": [],
         "notes": [],
         "warnings": [],
     }
-    t = g.table
-    if t == "table2_main":
-        layout = "main_id"
-        _main_layout(g, ["id"], spec)
-    elif t == "table3_ood":
-        layout = "main_ood"
-        _main_layout(g, ["ood"], spec)
-    elif t == "fig3_k_sweep":
-        layout = "k_sweep"
-        _k_sweep_layout(g, spec)
-    elif t == "pareto_cost":
-        layout = "pareto"
-        _pareto_layout(g, spec)
-    elif g.vary or t in ("table4_embedders", "table5_clustering", "table6_ensemble", "data_efficiency", "fig2_n_models"):
-        layout = "ablation"
-        cols, warns = _ablation_cols(g.jobs)
-        spec["warnings"].extend(warns)
-        _ablation_layout(g, cols, spec)
-    else:
-        layout = "main_all"
-        _main_layout(g, ["id", "ood"], spec)
-    spec["layout"] = layout
-    spec["description"] = DESCRIPTIONS[layout]
+    LAYOUTS.get(layout.key)(g, layout, spec)
+    for r in spec["rows"]:
+        r.setdefault("group", None)
+    spec["description"] = _describe(layout, g.vary)
+    spec["settings"] = common_settings(g.jobs, g.vary)
     if spec["figure"] in ("curve", "k_sweep", "pareto") and len(g.vary) != 1:
-        spec["warnings"].append(f"the {t} figure needs exactly one vary key (got {list(g.vary)}); no figure drawn.")
+        spec["warnings"].append(f"the {g.table} figure needs exactly one vary key (got {list(g.vary)}); no figure drawn.")
         spec["figure"] = None
     if any(r["method"] == "dataset_oracle" for r in spec["rows"]):
         spec["notes"].append(DATASET_ORACLE_NOTE)
+    calib_only = sorted({b for j in g.jobs for b in (j.metrics.get("calibration_only") or [])})
+    if calib_only:
+        spec["notes"].append(f"Calibration-only benchmarks (no test rows in the data; used for calibration, not "
+                             f"tested): {', '.join(calib_only)}.")
     ns = sorted({r["n"] for r in spec["rows"] if r["n"]})
-    spec["notes"].insert(0, STD_NOTE + (f" Seeds per cell: {', '.join(map(str, ns))}." if ns else ""))
+    std_note = STD_NOTE + (f" Seeds per cell: {', '.join(map(str, ns))}." if ns else "")
+    if any(c["std"] == 0.0 and c["n"] > 1 for r in spec["rows"] for c in r["cells"].values()):
+        std_note += " " + DETERMINISTIC_NOTE
+    spec["notes"].insert(0, std_note)
     if g.row_config_differences:
         spec["row_config_differences"] = list(g.row_config_differences)
     spec["jobs"] = [dict(j.ref(), variant=values) for values, vjobs in g.variants for j in vjobs]
@@ -425,161 +497,6 @@ def build(g: TableGroup) -> dict[str, Any]:
     if not spec["rows"]:
         spec["notes"].append("No finished jobs for this table.")
     return spec
-
-
-# -------------------------------------------------------------------------------------- rendering
-def _decimals_for(col: dict[str, Any], decimals: int, value: float) -> int:
-    if col.get("kind") == "cost":
-        a = abs(value)
-        return 4 if a < 1 else (3 if a < 100 else 2)
-    return decimals
-
-
-def format_cell(cell: dict[str, Any] | None, col: dict[str, Any], decimals: int, max_n: int, pm: str = "±") -> str:
-    if not cell:
-        return "–"
-    d = _decimals_for(col, decimals, cell["mean"])
-    std = "n/a" if cell["std"] is None else f"{cell['std']:.{d}f}"
-    text = f"{cell['mean']:.{d}f} {pm} {std}"
-    if cell["n"] < max_n:
-        text += f" (n={cell['n']})"
-    return text
-
-
-def _max_n(spec: dict[str, Any]) -> int:
-    return max((c["n"] for r in spec["rows"] for c in r["cells"].values()), default=0)
-
-
-def _extra_text(value: Any, tex: bool = False) -> str:
-    if value is True:
-        return "yes" if tex else "✓"
-    if value is False or value is None:
-        return ""
-    return str(value)
-
-
-def _md_escape(text: str) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def render_md(spec: dict[str, Any], decimals: int = 2) -> str:
-    max_n = _max_n(spec)
-    cols, extras = spec["columns"], spec["extra_columns"]
-    out = [f"# {spec['suite']} · {spec['table']}", "", f"**{spec['title']}.** {spec['description']}", ""]
-    if spec["rows"]:
-        header = [spec["row_header"]] + [c["label"] for c in cols] + [e["label"] for e in extras]
-        out.append("| " + " | ".join(_md_escape(h) for h in header) + " |")
-        out.append("|" + "|".join([":---"] + ["---:"] * len(cols) + [":---:"] * len(extras)) + "|")
-        for r in spec["rows"]:
-            cells = [format_cell(r["cells"].get(c["key"]), c, decimals, max_n) for c in cols]
-            cells += [_extra_text(r["extra"].get(e["key"])) for e in extras]
-            out.append("| " + " | ".join(_md_escape(x) for x in [r["label"]] + cells) + " |")
-        out.append("")
-    for note in spec["notes"]:
-        out.append(f"- {note}")
-    if spec.get("row_config_differences"):
-        out.append(f"- Besides {', '.join(spec['vary'])}, rows also differ in: {', '.join(spec['row_config_differences'])}.")
-    for w in spec["warnings"]:
-        out.append(f"- Warning: {w}")
-    if spec["failed"]:
-        out.append(f"- **Failed jobs ({len(spec['failed'])})**, not in any cell:")
-        for f in spec["failed"]:
-            out.append(f"  - `{f['output_dir']}`: {f['reason']}")
-    out.append(f"- {spec['n_jobs']} finished job(s); `{spec['table']}.sources.json` names the jobs behind every cell.")
-    return "\n".join(out) + "\n"
-
-
-def _num_text(x: Any) -> str:
-    if x is None:
-        return ""
-    return repr(float(x))
-
-
-def render_csv(spec: dict[str, Any]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    vary = spec["vary"]
-    header = ["key", "section", "method", "label", *vary, "n"]
-    for c in spec["columns"]:
-        header += [c["key"], f"{c['key']}_std"]
-    header += [e["key"] for e in spec["extra_columns"]]
-    w.writerow(header)
-    for r in spec["rows"]:
-        variant = r["variant"] or {}
-        line = [r["key"], r["section"], r["method"], r["label"], *[fmt_value(variant[k]) if k in variant else "" for k in vary], r["n"]]
-        for c in spec["columns"]:
-            cell = r["cells"].get(c["key"])
-            if cell is None:
-                line += ["", ""]
-            else:
-                line += [_num_text(cell["mean"]), "n/a" if cell["std"] is None else _num_text(cell["std"])]
-        for e in spec["extra_columns"]:
-            v = r["extra"].get(e["key"])
-            line.append("" if v is None else (str(v).lower() if isinstance(v, bool) else v))
-        w.writerow(line)
-    return buf.getvalue()
-
-
-_TEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-}
-_TEX_UNICODE = {"†": r"$^\dagger$", "α": r"$\alpha$", "β": r"$\beta$", "±": r"$\pm$", "·": r"$\cdot$",
-                "–": "--", "—": "---", "✓": "yes"}
-
-
-def tex_escape(text: str) -> str:
-    out = []
-    for ch in str(text):
-        out.append(_TEX_ESCAPES.get(ch) or _TEX_UNICODE.get(ch) or ch)
-    return "".join(out)
-
-
-def render_tex(spec: dict[str, Any], decimals: int = 2) -> str:
-    max_n = _max_n(spec)
-    cols, extras = spec["columns"], spec["extra_columns"]
-    out = [
-        f"% {spec['suite']} / {spec['table']}: {spec['title']}.",
-        f"% Generated by avengers-tables from {spec['n_jobs']} job(s); {spec['table']}.sources.json names the jobs "
-        "behind every cell. Do not edit by hand.",
-        "% Needs \\usepackage{booktabs}.",
-        "\\begin{tabular}{l" + "r" * len(cols) + "c" * len(extras) + "}",
-        "\\toprule",
-        " & ".join(tex_escape(h) for h in [spec["row_header"]] + [c["label"] for c in cols] + [e["label"] for e in extras]) + " \\\\",
-        "\\midrule",
-    ]
-    prev = None
-    for r in spec["rows"]:
-        if prev is not None and r["section"] != prev:
-            out.append("\\midrule")
-        prev = r["section"]
-        cells = [tex_escape(format_cell(r["cells"].get(c["key"]), c, decimals, max_n)) for c in cols]
-        cells += [tex_escape(_extra_text(r["extra"].get(e["key"]), tex=True)) for e in extras]
-        out.append(" & ".join([tex_escape(r["label"])] + cells) + " \\\\")
-    out.append("\\bottomrule")
-    out.append("\\end{tabular}")
-    for note in spec["notes"]:
-        out.append(f"% {note}")
-    return "\n".join(out) + "\n"
-
-
-def wandb_rows(spec: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """Columns and rows for a wandb.Table (means and stds as numbers, None when missing)."""
-    vary = spec["vary"]
-    columns = ["label", "section", "method", *vary, "n"]
-    for c in spec["columns"]:
-        columns += [c["key"], f"{c['key']}_std"]
-    columns += [e["key"] for e in spec["extra_columns"]]
-    data = []
-    for r in spec["rows"]:
-        variant = r["variant"] or {}
-        line: list[Any] = [r["label"], r["section"], r["method"], *[None if k not in variant else str(variant[k]) for k in vary], r["n"]]
-        for c in spec["columns"]:
-            cell = r["cells"].get(c["key"])
-            line += [None, None] if cell is None else [cell["mean"], cell["std"]]
-        line += [r["extra"].get(e["key"]) for e in spec["extra_columns"]]
-        data.append(line)
-    return columns, data
 
 
 def finite(spec: dict[str, Any]) -> bool:  # used by tests

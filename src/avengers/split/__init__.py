@@ -2,7 +2,9 @@
 
 Rules: a split fixed by the data is kept; otherwise each benchmark is split on its own with
 `test_size`, seeded by (seed, benchmark) so adding a benchmark does not reshuffle the others;
-OOD benchmarks (`data.ood`) go entirely to test and never enter calibration.
+OOD benchmarks (`data.ood`) go entirely to test and never enter calibration. A benchmark whose
+fixed split has calibration (train) rows only is used for calibration and reported as
+calibration-only (`Splits.calibration_only`): some releases ship such tasks.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from avengers.outcomes.schema import OutcomeTable
 class Splits:
     calib: pd.DataFrame  # outcome rows of calibration queries (ID benchmarks only)
     test: pd.DataFrame  # outcome rows of test queries (ID and OOD)
-    kinds: Mapping[str, str] = field(default_factory=dict)  # benchmark -> "id" | "ood"
+    kinds: Mapping[str, str] = field(default_factory=dict)  # tested benchmark -> "id" | "ood"
+    calibration_only: tuple[str, ...] = ()  # benchmarks with calibration rows only (never tested)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", MappingProxyType(dict(self.kinds)))
+        object.__setattr__(self, "calibration_only", tuple(self.calibration_only))
 
     @property
     def models(self) -> list[str]:
@@ -90,7 +94,7 @@ def make_splits(table: OutcomeTable, cfg: Mapping[str, Any], seed: int) -> Split
     # clustering on one fixed subset (and an expensive embedder embeds it once).
     sub_seed = seed if cfg.get("subsample_seed") is None else int(cfg.get("subsample_seed"))
 
-    calib_keys, test_keys, kinds = [], [], {}
+    calib_keys, test_keys, kinds, calibration_only = [], [], {}, []
     for bench in sorted(chosen):
         rows = df[df["benchmark"] == bench]
         q = rows.drop_duplicates("query_id")[["query_id", "split"]].sort_values("query_id")
@@ -99,7 +103,6 @@ def make_splits(table: OutcomeTable, cfg: Mapping[str, Any], seed: int) -> Split
             kinds[bench] = "ood"
             train, test = np.array([], dtype=object), ids
         else:
-            kinds[bench] = "id"
             fixed = q["split"].notna()
             if fixed.all():
                 train = q.loc[q["split"] == "train", "query_id"].to_numpy()
@@ -118,8 +121,12 @@ def make_splits(table: OutcomeTable, cfg: Mapping[str, Any], seed: int) -> Split
                     f"Benchmark {bench!r} has no calibration (train) queries. List it in data.ood "
                     f"to use it as an out-of-distribution test set, or drop it from data.benchmarks."
                 )
-            if len(test) == 0:
+            if len(test) == 0 and fixed.all():
+                calibration_only.append(bench)  # the release fixes it as calibration data only
+            elif len(test) == 0:
                 raise ConfigError(f"Benchmark {bench!r} has no test queries; drop it from data.benchmarks.")
+            else:
+                kinds[bench] = "id"
             if frac < 1:
                 train = _subsample(train, max(1, int(round(frac * len(train)))), rng_for(seed, "calib_fraction", bench))
         if cap is not None:
@@ -133,4 +140,8 @@ def make_splits(table: OutcomeTable, cfg: Mapping[str, Any], seed: int) -> Split
     test = df[idx.isin(pd.MultiIndex.from_tuples(test_keys, names=["benchmark", "query_id"]))]
     if calib.empty:
         raise ConfigError("No calibration queries: every selected benchmark is OOD. Keep at least one in-distribution benchmark.")
-    return Splits(calib=calib.reset_index(drop=True), test=test.reset_index(drop=True), kinds=kinds)
+    if not test_keys:
+        raise ConfigError("No test queries: every selected benchmark has calibration rows only. "
+                          "Keep at least one benchmark with test rows (or list one in data.ood).")
+    return Splits(calib=calib.reset_index(drop=True), test=test.reset_index(drop=True), kinds=kinds,
+                  calibration_only=tuple(calibration_only))
