@@ -123,6 +123,10 @@ def run_job(cfg: DictConfig) -> JobResult:
             f"(the source records only scores there); those report the expected score over samples, not a vote."
         )
         log.warning(notes[-1])
+    if voter is not None and voter.n_grade_conflicts:
+        notes.append(f"ensemble={voter.name}: {voter.n_grade_conflicts} of {voter.n_votes} voted answers carried "
+                     f"samples with different grades; each was scored by its samples' majority grade.")
+        log.warning(notes[-1])
     if table.dropped_queries:
         notes.append(f"data.missing=drop_query removed queries lacking some model: {dict(table.dropped_queries)}")
 

@@ -114,12 +114,22 @@ def test_self_consistency_with_date_normaliser(date_table, model):
     assert acc == pytest.approx(DATE_ACC[model], abs=0.01)
 
 
-def test_date_votes_on_exact_grades_are_reported_inconsistent(exact_table):
+def test_date_votes_on_exact_grades_take_the_majority_grade(exact_table):
+    """Exact grades, date normaliser: `5/1/2021` (graded wrong) and `05/01/2021` (right) merge.
+    The vote no longer raises: the merged answer counts, scored by its samples' majority grade."""
     df = exact_table.df
-    with pytest.raises(AvengersError, match=r"query_id='000'.*'05/01/2021'.*different scores"):
-        vote_outcomes(
-            df[df.model == "llama-2-13b"], build_strategy("self_consistency"), ["llama-2-13b"], lambda b: NORMALIZERS.get("date")
-        )
+    sub = df[df.model == "llama-2-13b"]
+    date = NORMALIZERS.get("date")
+    out = vote_outcomes(sub, build_strategy("self_consistency"), ["llama-2-13b"], lambda b: date)
+    assert len(out) == 369 and out["grade_conflict"].sum() > 0
+    # Recompute query 000 by hand from the rows: the winning answer's grades, majority.
+    rows = sub[sub.query_id == "000"].sort_values("sample")
+    won = out.set_index("query_id").loc["000"]
+    assert won["answer"] == "05/01/2021" and won["grade_conflict"]
+    grades = [s for a, s in zip(rows["answer"], rows["score"]) if a is not None and date(a) == won["answer"]]
+    assert len(set(grades)) == 2
+    majority = max(set(grades), key=lambda g: (grades.count(g), -grades.index(g)))
+    assert won["score"] == majority
 
 
 def test_strategies_on_real_data(exact_table):

@@ -19,10 +19,17 @@ log = logging.getLogger(__name__)
 DEFAULT_CACHE = object()  # fit_cached's default: the one cache root (avengers.assets.cache_root)
 
 
+# `clustering.centers`: what the router measures `1 - q . c` against. `normalised` (harness):
+# unit-length centres, i.e. cosine distance. `raw` (reference: Avengers core/routing/rank_router.py
+# and core/ablation_experiments.py route with `1 - centres @ q` on the raw k-means centres, whose
+# norm < 1 favours tight clusters).
+CENTERS = ("normalised", "raw")
+
+
 @dataclass(frozen=True)
 class ClusterFit:
     labels: np.ndarray  # (n_calib,) cluster id of each calibration query
-    centers: np.ndarray  # (K, d) L2-normalised centres; routing uses cosine to these
+    centers: np.ndarray  # (K, d) centres (L2-normalised unless clustering.centers=raw)
 
     @property
     def n_clusters(self) -> int:
@@ -41,10 +48,18 @@ class ClusteringMethod:
     """Base: subclasses implement `_fit(x, k, seed) -> (labels, centers or None)`."""
 
     def __init__(self, name: str, n_clusters: int | str = 64, auto_k: Mapping[str, Any] | None = None,
-                 **params: Any) -> None:
+                 centers: str = "normalised", random_state: int | None = None, **params: Any) -> None:
         self.name = name
         self.n_clusters = n_clusters
         self.auto_k = dict(auto_k or {})  # settings of n_clusters=auto (used by the router's CV)
+        if centers not in CENTERS:
+            raise ConfigError(f"clustering.centers={centers!r}: use one of {list(CENTERS)}.")
+        self.centers = centers
+        # null = the job seed (harness); an integer fixes the method's seed for every job
+        # (reference: random_state=42 whatever the run, core/ablation_experiments.py).
+        if random_state is not None and (isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer))):
+            raise ConfigError(f"clustering.random_state={random_state!r} must be an integer or null (= the job seed).")
+        self.random_state = None if random_state is None else int(random_state)
         self.params = params
 
     def with_k(self, n_clusters: int | str) -> "ClusteringMethod":
@@ -53,7 +68,14 @@ class ClusteringMethod:
         return other
 
     def key(self) -> dict[str, Any]:
-        return {"method": type(self).__name__, "n_clusters": self.n_clusters, **self.params}
+        key = {"method": type(self).__name__, "n_clusters": self.n_clusters, **self.params}
+        if self.centers != "normalised":  # only when set, so the keys of existing fits stay valid
+            key["centers"] = self.centers
+        return key
+
+    def effective_seed(self, seed: int) -> int:
+        """The seed the method really uses: `clustering.random_state` when set, else the job seed."""
+        return int(seed) if self.random_state is None else self.random_state
 
     def fit(self, x: np.ndarray, seed: int) -> ClusterFit:
         k = self.n_clusters
@@ -64,14 +86,15 @@ class ClusteringMethod:
                 f"clustering.n_clusters={k} is larger than the calibration set ({len(x)} queries). "
                 f"Choose n_clusters <= {len(x)}, or use more calibration data."
             )
-        labels, centers = self._fit(np.asarray(x, dtype=np.float64), int(k), int(seed))
+        labels, centers = self._fit(np.asarray(x, dtype=np.float64), int(k), self.effective_seed(seed))
         labels = np.asarray(labels, dtype=np.int64)
         # Relabel to 0..K'-1 in order of first appearance: some methods leave ids unused.
         used, labels = np.unique(labels, return_inverse=True)
         centers = member_means(x, labels, len(used)) if centers is None else np.asarray(centers)[used]
         if len(used) < k:
             log.warning("%s produced %d non-empty clusters of the %d requested", self.name, len(used), k)
-        return ClusterFit(labels=labels, centers=l2_normalise(centers))
+        centers = np.asarray(centers, dtype=np.float64)
+        return ClusterFit(labels=labels, centers=centers if self.centers == "raw" else l2_normalise(centers))
 
     def _fit(self, x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
@@ -127,7 +150,7 @@ def fit_cached(method: ClusteringMethod, x: np.ndarray, seed: int, inputs_key: d
     method's own parameters and the seed are added here. Stored as .npz (no pickles), written
     atomically so parallel jobs can race safely.
     """
-    key = stable_hash({"inputs": inputs_key, "method": method.key(), "seed": int(seed), "v": 1})
+    key = stable_hash({"inputs": inputs_key, "method": method.key(), "seed": method.effective_seed(seed), "v": 1})
     if cache_dir is DEFAULT_CACHE:
         cache_dir = cache_root()
     path = Path(cache_dir).expanduser() / "clusterings" / f"{key}.npz" if cache_dir else None
