@@ -150,6 +150,10 @@ def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
     if splits.calibration_only:
         notes.append(f"calibration-only benchmarks (the data has no test rows for them; used for calibration, "
                      f"not tested): {', '.join(splits.calibration_only)}")
+    if voter is not None and voter.n_grade_conflicts:
+        notes.append(f"ensemble={voter.name}: {voter.n_grade_conflicts} of {voter.n_votes} voted answers carried "
+                     f"samples with different grades; each was scored by its samples' majority grade.")
+        log.warning(notes[-1])
     if table.dropped_queries:
         notes.append(f"data.missing=drop_query removed queries lacking some model: {dict(table.dropped_queries)}")
 

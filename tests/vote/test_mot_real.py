@@ -20,6 +20,7 @@ from avengers.outcomes.mot import DEFAULT_FILES, RELEASE, load_mot
 from avengers.outcomes.schema import validate
 from avengers.vote.ensemble import build_strategy, samples_by_query, vote_outcomes
 from avengers.answers import pipeline_for
+from avengers.answers.normalize import NORMALIZERS
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.realdata
@@ -131,6 +132,24 @@ def test_grades_and_votes_share_the_pipeline(date_table, exact_table):
     ex = exact_table.df.set_index(["model", "query_id", "sample"])
     dt = date_table.set_index(["model", "query_id", "sample"])
     assert ex.loc[("llama-2-13b", "000", 1), "score"] == 0.0 and dt.loc[("llama-2-13b", "000", 1), "score"] == 1.0
+
+
+def test_date_votes_on_exact_grades_take_the_majority_grade(exact_table):
+    """Exact grades, date normaliser: `5/1/2021` (graded wrong) and `05/01/2021` (right) merge.
+    The vote no longer raises: the merged answer counts, scored by its samples' majority grade."""
+    df = exact_table.df
+    sub = df[df.model == "llama-2-13b"]
+    date = NORMALIZERS.get("date")
+    out = vote_outcomes(sub, build_strategy("self_consistency"), ["llama-2-13b"], lambda b: date)
+    assert len(out) == 369 and out["grade_conflict"].sum() > 0
+    # Recompute query 000 by hand from the rows: the winning answer's grades, majority.
+    rows = sub[sub.query_id == "000"].sort_values("sample")
+    won = out.set_index("query_id").loc["000"]
+    assert won["answer"] == "05/01/2021" and won["grade_conflict"]
+    grades = [s for a, s in zip(rows["answer"], rows["score"]) if a is not None and date(a) == won["answer"]]
+    assert len(set(grades)) == 2
+    majority = max(set(grades), key=lambda g: (grades.count(g), -grades.index(g)))
+    assert won["score"] == majority
 
 
 def test_strategies_on_real_data(exact_table):

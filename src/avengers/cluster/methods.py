@@ -33,10 +33,17 @@ FIT_THREADS = 1
 CACHE_VERSION = 2
 
 
+# `clustering.centers`: what the router measures `1 - q . c` against. `normalised` (harness):
+# unit-length centres, i.e. cosine distance. `raw` (reference: Avengers core/routing/rank_router.py
+# and core/ablation_experiments.py route with `1 - centres @ q` on the raw k-means centres, whose
+# norm < 1 favours tight clusters).
+CENTERS = ("normalised", "raw")
+
+
 @dataclass(frozen=True)
 class ClusterFit:
     labels: np.ndarray  # (n_calib,) int64 cluster id of each calibration query
-    centers: np.ndarray  # (K, d) float64 L2-normalised centres; routing uses cosine to these
+    centers: np.ndarray  # (K, d) float64 centres (L2-normalised unless clustering.centers=raw)
 
     @property
     def n_clusters(self) -> int:
@@ -71,10 +78,18 @@ class ClusteringMethod:
     """Base: subclasses implement `_fit(x, k, seed) -> (labels, centers or None)`."""
 
     def __init__(self, name: str, n_clusters: int | str = 64, auto_k: Mapping[str, Any] | None = None,
-                 **params: Any) -> None:
+                 centers: str = "normalised", random_state: int | None = None, **params: Any) -> None:
         self.name = name
         self.n_clusters = n_clusters
         self.auto_k = dict(auto_k or {})  # settings of n_clusters=auto (used by the router's CV)
+        if centers not in CENTERS:
+            raise ConfigError(f"clustering.centers={centers!r}: use one of {list(CENTERS)}.")
+        self.centers = centers
+        # null = the job seed (harness); an integer fixes the method's seed for every job
+        # (reference: random_state=42 whatever the run, core/ablation_experiments.py).
+        if random_state is not None and (isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer))):
+            raise ConfigError(f"clustering.random_state={random_state!r} must be an integer or null (= the job seed).")
+        self.random_state = None if random_state is None else int(random_state)
         self.params = params
 
     def with_k(self, n_clusters: int | str) -> "ClusteringMethod":
@@ -83,7 +98,14 @@ class ClusteringMethod:
         return other
 
     def key(self) -> dict[str, Any]:
-        return {"method": type(self).__name__, "n_clusters": self.n_clusters, **self.params}
+        key = {"method": type(self).__name__, "n_clusters": self.n_clusters, **self.params}
+        if self.centers != "normalised":  # only when set, so the keys of existing fits stay valid
+            key["centers"] = self.centers
+        return key
+
+    def effective_seed(self, seed: int) -> int:
+        """The seed the method really uses: `clustering.random_state` when set, else the job seed."""
+        return int(seed) if self.random_state is None else self.random_state
 
     def fit(self, x: np.ndarray, seed: int) -> ClusterFit:
         k = self.n_clusters
@@ -99,7 +121,7 @@ class ClusteringMethod:
         # than float32 rounding. Fixed threads for BLAS and OpenMP alike (see FIT_THREADS).
         x = np.ascontiguousarray(x, dtype=np.float64)
         with threadpool_limits(limits=FIT_THREADS):
-            labels, centers = self._fit(x, int(k), int(seed))
+            labels, centers = self._fit(x, int(k), self.effective_seed(seed))
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         # Relabel to 0..K'-1 keeping the method's order: some methods leave ids unused.
         used, labels = np.unique(labels, return_inverse=True)
@@ -107,7 +129,7 @@ class ClusteringMethod:
         centers = member_means(x, labels, len(used)) if centers is None else np.asarray(centers, dtype=np.float64)[used]
         if len(used) < k:
             log.warning("%s produced %d non-empty clusters of the %d requested", self.name, len(used), k)
-        return ClusterFit(labels=labels, centers=unit_rows(centers))
+        return ClusterFit(labels=labels, centers=centers if self.centers == "raw" else unit_rows(centers))
 
     def _fit(self, x: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
@@ -169,9 +191,10 @@ class CorruptCache(Exception):
     """A cached fit that cannot be used; the message says why."""
 
 
-def read_fit(path: Path, n: int, d: int, k: int) -> ClusterFit:
+def read_fit(path: Path, n: int, d: int, k: int, unit: bool = True) -> ClusterFit:
     """Load a cached fit and check it against what the fit must be: `n` labels in 0..K'-1 (every
-    cluster used), K' <= k finite unit-norm float64 centres of dimension `d`."""
+    cluster used), K' <= k finite float64 centres of dimension `d`, unit-norm when `unit`
+    (every centres setting but clustering.centers=raw)."""
     try:
         z = np.load(path, allow_pickle=False)
         if not isinstance(z, np.lib.npyio.NpzFile):
@@ -196,7 +219,7 @@ def read_fit(path: Path, n: int, d: int, k: int) -> ClusterFit:
         raise CorruptCache("some cluster has no member")
     if not np.isfinite(centers).all():
         raise CorruptCache("centres hold NaN or infinity")
-    if not np.allclose(np.einsum("ij,ij->i", centers, centers), 1.0, rtol=0, atol=1e-9):
+    if unit and not np.allclose(np.einsum("ij,ij->i", centers, centers), 1.0, rtol=0, atol=1e-9):
         raise CorruptCache("centres are not unit vectors")
     return ClusterFit(labels=labels, centers=centers)
 
@@ -221,14 +244,15 @@ def fit_cached(method: ClusteringMethod, x: np.ndarray, seed: int, inputs_key: d
     warning, moved aside and the fit recomputed.
     """
     check_n_clusters(method.n_clusters, allow_auto=False)
-    key = stable_hash({"inputs": inputs_key, "method": method.key(), "seed": int(seed), "v": CACHE_VERSION})
+    key = stable_hash({"inputs": inputs_key, "method": method.key(), "seed": method.effective_seed(seed),
+                       "v": CACHE_VERSION})
     if cache_dir is DEFAULT_CACHE:
         cache_dir = cache_root()
     path = Path(cache_dir).expanduser() / "clusterings" / f"{key}.npz" if cache_dir else None
     if path is not None and path.exists():
         x = np.asarray(x)
         try:
-            return read_fit(path, len(x), x.shape[1], int(method.n_clusters)), True
+            return read_fit(path, len(x), x.shape[1], int(method.n_clusters), unit=method.centers != "raw"), True
         except CorruptCache as e:
             aside = move_aside(path)
             log.warning("Clustering cache %s is corrupt (%s); moved it to %s and recomputing the fit.", path, e, aside)

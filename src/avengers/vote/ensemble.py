@@ -1,8 +1,11 @@
 """Ensemble strategies: turn the routed models' samples for one query into one answer.
 
 The router ranks the pool for a query (`ranked`, best first); each strategy decides which
-samples to look at and how to combine them (paper Table 6: Direct, Aggregation
-(`multi_model`), Model-Switch, Self-Consistency), returning a `Vote`.
+samples to look at and how to combine them, returning a `Vote`: Direct, Self-Consistency,
+Model-Switch (paper Table 6) and the pooled vote (`pooled_vote`, formerly `multi_model`: a
+majority vote over the samples of the top models). The paper's "Aggregation" is NOT this: in the
+reference it is an LLM aggregator that rewrites the experts' answers (Avengers
+core/inference/aggregation_generator.py), a generation-stage step.
 
 Rules shared by every strategy:
 - `n_samples`: only the first n samples of each model count (None = all), deterministically.
@@ -12,10 +15,14 @@ Rules shared by every strategy:
   the one that occurs FIRST in the pooled sample order wins (pooled order = models in
   `ranked` order, each model's samples in sample order). This is `Counter.most_common`'s
   order and reproduces the MoT release's own `prediction` on all 3 x 369 queries.
-- Correctness of a voted answer is the score shared by all considered samples carrying it.
-  If they disagree (e.g. `5/1/2021` graded wrong and `05/01/2021` graded right while the
-  `date` normaliser merges them) an AvengersError names the answer and the scores: the
-  normaliser and the grading are inconsistent, and no number is made up.
+- Correctness of a voted answer is the grade of the considered samples carrying it. When
+  they disagree (a sandbox or math-verify timeout on identical code; `5/1/2021` graded wrong
+  and `05/01/2021` right while the `date` normaliser merges them) the answer still counts
+  and is scored by the MAJORITY grade among those samples; a tie between grades goes to the
+  grade that occurs first in pooled sample order. The Vote says so (`grade_conflict=True`)
+  and the run counts such votes in metrics.json `notes`. (The reference grades the voted
+  answer once; the generation stage grades each unique (item, answer) once, so conflicts
+  only arise in outcomes graded elsewhere.)
 - No answer at all among the considered samples (e.g. RouterDC, which only has pass rates):
   voting is impossible; the Vote carries the mean score of the considered samples with
   `expected=True` and `answer=None`.
@@ -48,6 +55,7 @@ class Vote:
     score: float  # correctness of the voted answer, or the expected score
     models: tuple[str, ...]  # models whose samples were used
     expected: bool  # True when voting was impossible and `score` is an expected score
+    grade_conflict: bool = False  # samples with the voted answer had different grades (majority grade used)
 
 
 class Strategy(Protocol):
@@ -61,7 +69,7 @@ class Strategy(Protocol):
 STRATEGIES: Registry[type] = Registry("ensemble strategy")
 
 # Keys of the `ensemble` config node that are not strategy arguments (they choose the normaliser).
-CONFIG_KEYS = frozenset({"name", "normalizer", "default_normalizer", "normalizers"})
+CONFIG_KEYS = frozenset({"name", "code_answers", "code_benchmarks"})
 
 _SCORE_TOL = 1e-9
 
@@ -140,16 +148,19 @@ def _tally(pool: Iterable[Sample], normalize: Normalizer) -> _Tally:
     return _Tally(counts, scores, n)
 
 
-def _shared_score(answer: str, scores: list[float]) -> float:
+def answer_grade(scores: Sequence[float]) -> tuple[float, bool]:
+    """The grade of a voted answer from the grades of the samples carrying it, and whether they
+    disagreed. Agreeing grades (within 1e-9): that grade. Otherwise the most frequent grade;
+    among equally frequent grades, the one that occurs first."""
     lo, hi = min(scores), max(scores)
-    if hi - lo > _SCORE_TOL:
-        raise AvengersError(
-            f"Samples with the same normalised answer {answer!r} have different scores {sorted(set(scores))}: "
-            f"the answer normaliser and the grading disagree. Use a normaliser that matches how the source "
-            f"graded the answers (e.g. ensemble.normalizer=exact, or re-grade with the same normaliser, "
-            f"e.g. data.score_normalizer=date for MoT)."
-        )
-    return scores[0]
+    if hi - lo <= _SCORE_TOL:
+        return float(scores[0]), False
+    counts: dict[float, int] = {}
+    for s in scores:  # dict order = first occurrence
+        key = next((k for k in counts if abs(k - s) <= _SCORE_TOL), s)
+        counts[key] = counts.get(key, 0) + 1
+    top = max(counts.values())
+    return float(next(k for k, c in counts.items() if c == top)), True
 
 
 def _vote(models: Sequence[str], pool: Sequence[Sample], normalize: Normalizer) -> Vote:
@@ -158,7 +169,8 @@ def _vote(models: Sequence[str], pool: Sequence[Sample], normalize: Normalizer) 
     if answer is None:
         mean = math.fsum(float(s.score) for s in pool) / len(pool)
         return Vote(answer=None, score=mean, models=tuple(models), expected=True)
-    return Vote(answer=answer, score=_shared_score(answer, t.scores[answer]), models=tuple(models), expected=False)
+    score, conflict = answer_grade(t.scores[answer])
+    return Vote(answer=answer, score=score, models=tuple(models), expected=False, grade_conflict=conflict)
 
 
 # --- strategies -------------------------------------------------------------------------
@@ -199,14 +211,15 @@ class SelfConsistency:
         return _vote(ranked[:1], _samples_of(ranked[0], samples, self.n_samples), normalize)
 
 
-@STRATEGIES.register("multi_model")
+@STRATEGIES.register("pooled_vote")
 @dataclass(frozen=True)
-class MultiModel:
+class PooledVote:
     """Majority vote over the pooled samples of the top `n_models` models (fewer if fewer are
     ranked). Each model contributes its first `n_samples` samples; ties go to the answer that
-    occurs first, i.e. the better-ranked model's."""
+    occurs first, i.e. the better-ranked model's. Registered as `pooled_vote` and, for configs
+    written before the rename, `multi_model`. Not the paper's "Aggregation" (an LLM aggregator)."""
 
-    name: ClassVar[str] = "multi_model"
+    name: ClassVar[str] = "pooled_vote"
     n_models: int = 2
     n_samples: int | None = None
 
@@ -221,6 +234,11 @@ class MultiModel:
         return _vote(models, pool, normalize)
 
 
+# The old name: existing configs (ensemble=multi_model, strategy: multi_model) keep working.
+STRATEGIES.register("multi_model")(PooledVote)
+MultiModel = PooledVote
+
+
 @STRATEGIES.register("model_switch")
 @dataclass(frozen=True)
 class ModelSwitch:
@@ -230,9 +248,12 @@ class ModelSwitch:
     than `max_models` models were consulted, draw the next ranked model's samples. The
     acceptance test is MoT's `count(majority) >= threshold * n_samples`.
 
-    `pool=True` (default) votes over all consulted samples; `pool=False` is MoT's cascade:
-    the last consulted model's samples alone decide. Default threshold 0.5: accept when at
-    least half of the samples agree (MoT sweeps 0.4-1.0). `max_models=None`: all ranked.
+    `pool=True` (default) votes over all consulted samples, as the reference does (Avengers
+    core/inference/modelswitch_generator.py:103-108 pools both models' samples); `pool=False`
+    is MoT's cascade: the last consulted model's samples alone decide. Default threshold 0.5:
+    accept when at least half of the samples agree (MoT sweeps 0.4-1.0); the reference uses
+    0.8 (modelswitch_generator.py:30; `ensemble.threshold=0.8`, docs/deviations.md).
+    `max_models=None`: all ranked.
     """
 
     name: ClassVar[str] = "model_switch"
@@ -320,7 +341,8 @@ def vote_outcomes(
 
     `ranked` is one fixed ranking or a function (benchmark, query_id) -> ranking;
     `normalize_for(benchmark)` gives the normaliser (e.g. `lambda b: normalizer_from_config(cfg, b)`).
-    Returns a DataFrame: benchmark, query_id, answer, score, models (tuple), expected.
+    Returns a DataFrame: benchmark, query_id, answer, score, models (tuple), expected,
+    grade_conflict (the voted answer's samples had different grades; scored by majority grade).
     Errors are re-raised naming the query.
     """
     import pandas as pd
@@ -336,5 +358,5 @@ def vote_outcomes(
             v = strategy(list(rank(b, q)), by_model, norm)
         except AvengersError as e:
             raise type(e)(f"benchmark={b!r} query_id={q!r}: {e}") from None
-        rows.append((b, q, v.answer, v.score, v.models, v.expected))
-    return pd.DataFrame(rows, columns=["benchmark", "query_id", "answer", "score", "models", "expected"])
+        rows.append((b, q, v.answer, v.score, v.models, v.expected, v.grade_conflict))
+    return pd.DataFrame(rows, columns=["benchmark", "query_id", "answer", "score", "models", "expected", "grade_conflict"])

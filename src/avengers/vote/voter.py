@@ -11,8 +11,16 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from avengers.answers import pipeline_for
+from avengers.errors import ConfigError
 from avengers.split.views import QueryView
-from avengers.vote.ensemble import CONFIG_KEYS, Sample, build_strategy
+from avengers.vote.ensemble import CONFIG_KEYS, Direct, Sample, build_strategy
+
+# ensemble.code_answers: how code benchmarks (ensemble.code_benchmarks) are answered. `vote`
+# (harness): like every other benchmark, voting over the code text. `first_sample`
+# (reference): the first sample of the top-ranked model, whatever the strategy (Avengers
+# evaluate/HumanEval/humaneval.py:91-92 "TODO: code majority voting", MBPP/mbpp.py:92,
+# LiveCodeBench/livecodebench.py:134, StudentEval/studenteval.py:91).
+CODE_ANSWERS = ("vote", "first_sample")
 
 
 def strategy_name(ens: Mapping[str, Any]) -> str:
@@ -30,6 +38,13 @@ class Voter:
         kwargs = {k: v for k, v in ens.items() if k not in CONFIG_KEYS | {"strategy"}}
         self.strategy = build_strategy(strategy_name(ens), **kwargs)
         self.n_samples = ens.get("n_samples")
+        code_answers = ens.get("code_answers", "vote")
+        if code_answers not in CODE_ANSWERS:
+            raise ConfigError(f"ensemble.code_answers={code_answers!r}: use one of {list(CODE_ANSWERS)}.")
+        # An oracle is an upper bound, not a deployable answer: it always looks at every sample.
+        first_sample = code_answers == "first_sample" and not getattr(self.strategy, "is_oracle", False)
+        self.code_benchmarks = frozenset(ens.get("code_benchmarks") or ()) if first_sample else frozenset()
+        self.first_sample = Direct(n_samples=self.n_samples)
         rows = view.rows.sort_values(["qi", "mi", "sample"], kind="mergesort")
         self.samples: list[dict[str, list]] = [dict() for _ in range(view.n)]
         self.cost_used = np.zeros((view.n, len(view.models)))
@@ -40,12 +55,15 @@ class Voter:
         self.norm = {b: pipeline_for(b).normalize for b in view.queries["benchmark"].unique()}
         self.n_expected = 0
         self.n_votes = 0
+        self.n_grade_conflicts = 0
 
     def __call__(self, i: int, ranked: Sequence[str]):
         bench = self.view.queries.at[i, "benchmark"]
-        vote = self.strategy(ranked, self.samples[i], self.norm[bench])
+        strategy = self.first_sample if bench in self.code_benchmarks else self.strategy
+        vote = strategy(ranked, self.samples[i], self.norm[bench])
         self.n_votes += 1
         self.n_expected += bool(vote.expected)
+        self.n_grade_conflicts += bool(vote.grade_conflict)
         mi = [self.view.models.index(m) for m in vote.models]
         cost = float(np.sum(self.cost_used[i, mi])) if mi else float("nan")
         return vote, cost
