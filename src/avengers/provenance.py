@@ -139,6 +139,9 @@ _NUMPY_AVX512 = ("X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512CD AVX512_KNL AVX51
                  "AVX512_CNL AVX512FP16")
 PINNED_ENV = {
     "OPENBLAS_CORETYPE": "Haswell",  # OpenBLAS (NumPy, SciPy, scikit-learn): AVX2 kernels, never SkylakeX/AMX
+    # One OpenBLAS thread: its LAPACK/BLAS split work by thread count (TF-IDF's SVD gave other
+    # bits with 4 threads than with 1 or 2), so a 64-core server would embed differently.
+    "OPENBLAS_NUM_THREADS": "1",
     "NPY_DISABLE_CPU_FEATURES": _NUMPY_AVX512,
     "MKL_CBWR": "AVX2",  # MKL (torch's BLAS): conditional numerical reproducibility, AVX2 code path
     "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN (torch): no AVX-512 / AMX kernels
