@@ -166,7 +166,9 @@ def pin_numerics() -> dict[str, Any]:
     """Pin the numeric kernels to x86-64-v3 (AVX2 + FMA) before numpy/torch load.
 
     Values the user set already win. Nothing is pinned on other CPUs (no AVX2/FMA, or not
-    x86-64): results there are not promised to match. Returns a record for run.json."""
+    x86-64): results there are not promised to match. A NumPy built with AVX-512 in its
+    baseline (not the PyPI wheels) refuses NPY_DISABLE_CPU_FEATURES: set
+    AVENGERS_PIN_NUMERICS=0 there. Returns a record for run.json."""
     if _PINNED:
         return dict(_PINNED)
     record: dict[str, Any] = {"numpy_loaded_before": "numpy" in sys.modules}
@@ -179,6 +181,8 @@ def pin_numerics() -> dict[str, Any]:
         record["why"] = f"CPU {machine} without AVX2+FMA: kernels not pinned, results may differ from x86-64-v3 machines"
     else:
         for k, v in PINNED_ENV.items():
+            if k == "NPY_DISABLE_CPU_FEATURES" and "NPY_ENABLE_CPU_FEATURES" in os.environ:
+                continue  # NumPy refuses to start with both set; the user's choice wins
             os.environ.setdefault(k, v)
         record["pinned"] = True
     record["env"] = {k: os.environ.get(k) for k in PINNED_ENV}
