@@ -24,19 +24,28 @@ import time
 from pathlib import Path
 
 
-def fit_child(emb: str, ks: list[int], seeds: list[int]) -> None:
+def fit_child(emb: str, ks: list[int], seeds: list[int], dtype: str) -> None:
     import numpy as np
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
-    from avengers.cluster.methods import KMeansClustering
+    from avengers.cluster.methods import FIT_THREADS, KMeansClustering
 
     x = np.load(emb).astype(np.float64)
     fits = {}
     for k in ks:
         for seed in seeds:
-            fit = KMeansClustering(name="kmeans", n_clusters=k, n_init=10, max_iter=300).fit(x, seed)
-            fits[f"{k}/{seed}"] = {"labels": fit.labels.tolist(),
-                                   "centers_sha": hashlib.sha256(fit.centers.tobytes()).hexdigest()}
+            if dtype == "float64":  # the harness's fit
+                fit = KMeansClustering(name="kmeans", n_clusters=k, n_init=10, max_iter=300).fit(x, seed)
+                labels, centers = fit.labels, fit.centers
+            else:  # for comparison: the same fit in float32, as scikit-learn runs it on float32 input
+                from sklearn.cluster import KMeans
+
+                with threadpool_limits(limits=FIT_THREADS):
+                    km = KMeans(n_clusters=k, random_state=seed, n_init=10, max_iter=300, algorithm="lloyd")
+                    km.fit(x.astype(np.float32))
+                labels, centers = km.labels_, km.cluster_centers_
+            fits[f"{k}/{seed}"] = {"labels": np.asarray(labels).tolist(),
+                                   "centers_sha": hashlib.sha256(np.ascontiguousarray(centers).tobytes()).hexdigest()}
     # The same product with this process's BLAS kernel: do the bits of the distances differ?
     gram = x[:2000] @ x[:512].T
     arch = sorted({str(i.get("architecture")) for i in threadpool_info() if i.get("internal_api") == "openblas"})
@@ -50,13 +59,14 @@ def main() -> None:
     p.add_argument("--kernel-ks", default="32,64,128", help="K values of the kernel comparison")
     p.add_argument("--kernel-seeds", default="0,1,2", help="seeds of the kernel comparison")
     p.add_argument("--skip-timing", action="store_true")
-    p.add_argument("--child", nargs=3, metavar=("EMB", "KS", "SEEDS"))
+    p.add_argument("--kernel-dtypes", default="float64,float32")
+    p.add_argument("--child", nargs=4, metavar=("EMB", "KS", "SEEDS", "DTYPE"))
     a = p.parse_args()
     if a.child:
         from avengers.provenance import pin_numerics
 
         pin_numerics()
-        fit_child(a.child[0], [int(v) for v in a.child[1].split(",")], [int(v) for v in a.child[2].split(",")])
+        fit_child(a.child[0], [int(v) for v in a.child[1].split(",")], [int(v) for v in a.child[2].split(",")], a.child[3])
         return
 
     from avengers.provenance import pin_numerics
@@ -92,34 +102,37 @@ def main() -> None:
         return fit.labels, fit.centers
 
     for name, fn in (() if a.skip_timing else (("old (default threads)", old), (f"new ({FIT_THREADS} thread, float64)", new))):
-        times, digests = [], set()
+        times, cpu, digests = [], [], set()
         for _ in range(a.repeats):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             labels, centers = fn()
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)  # all threads: on a busy machine the fairer measure
             digests.add(hashlib.sha256(labels.tobytes() + np.ascontiguousarray(centers).tobytes()).hexdigest())
-        print(f"{name:32s} median {np.median(times):6.2f} s  min {min(times):6.2f} s  "
-              f"distinct results in {a.repeats} fits: {len(digests)}")
+        print(f"{name:32s} wall median {np.median(times):6.2f} s (min {min(times):6.2f})  CPU median "
+              f"{np.median(cpu):6.2f} s  distinct results in {a.repeats} fits: {len(digests)}")
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.npy")
         np.save(path, x)
-        runs = {}
-        for core in ("Haswell", "Sandybridge"):  # FMA kernels vs AVX-without-FMA kernels
-            env = dict(os.environ, OPENBLAS_CORETYPE=core)
-            out = subprocess.run([sys.executable, __file__, "--child", path, a.kernel_ks, a.kernel_seeds], env=env,
-                                 capture_output=True, text=True, check=True).stdout
-            runs[core] = json.loads(out.strip().splitlines()[-1])
-        h, s = runs["Haswell"], runs["Sandybridge"]
-        g1 = np.frombuffer(bytes.fromhex(h["gram"]))
-        g2 = np.frombuffer(bytes.fromhex(s["gram"]))
-        print(f"x @ x.T (2000 x 512) with OpenBLAS {h['arch']} vs {s['arch']} kernels: "
-              f"{int((g1 != g2).sum())} of {g1.size} entries differ in their bits")
-        for key in h["fits"]:
-            l1, l2 = np.array(h["fits"][key]["labels"]), np.array(s["fits"][key]["labels"])
-            same = h["fits"][key]["centers_sha"] == s["fits"][key]["centers_sha"]
-            print(f"K/seed {key:7s}: {int((l1 != l2).sum()):4d} of {len(l1)} labels differ between the two kernels; "
-                  f"centres bit-identical: {same}")
+        for dtype in [d for d in a.kernel_dtypes.split(",") if d]:
+            runs = {}
+            for core in ("Haswell", "Sandybridge"):  # FMA kernels vs AVX-without-FMA kernels
+                env = dict(os.environ, OPENBLAS_CORETYPE=core)
+                out = subprocess.run([sys.executable, __file__, "--child", path, a.kernel_ks, a.kernel_seeds, dtype],
+                                     env=env, capture_output=True, text=True, check=True).stdout
+                runs[core] = json.loads(out.strip().splitlines()[-1])
+            h, s = runs["Haswell"], runs["Sandybridge"]
+            if dtype == "float64":
+                g1 = np.frombuffer(bytes.fromhex(h["gram"]))
+                g2 = np.frombuffer(bytes.fromhex(s["gram"]))
+                print(f"x @ x.T (2000 x 512, float64) with OpenBLAS {h['arch']} vs {s['arch']} kernels: "
+                      f"{int((g1 != g2).sum())} of {g1.size} entries differ in their bits")
+            for key in h["fits"]:
+                l1, l2 = np.array(h["fits"][key]["labels"]), np.array(s["fits"][key]["labels"])
+                same = h["fits"][key]["centers_sha"] == s["fits"][key]["centers_sha"]
+                print(f"{dtype} K/seed {key:7s}: {int((l1 != l2).sum()):4d} of {len(l1)} labels differ between the "
+                      f"Haswell and Sandybridge kernels; centres bit-identical: {same}")
 
 
 if __name__ == "__main__":

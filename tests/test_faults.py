@@ -131,10 +131,10 @@ def rerun_and_check(baseline, data_root, message=None, out=None, cache=None):
 @pytest.mark.realdata
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "not an object", "deleted predictions", "truncated predictions",
-                                    "flipped predictions byte"])
+                                    "flipped predictions byte", "garbage run.json", "deleted run.json"])
 def test_damaged_job_artefact_is_named_and_the_job_reruns(damage, baseline, data_root):
     _, _, job, _ = baseline
-    metrics, pred = job / "metrics.json", job / "predictions.parquet"
+    metrics, pred, run = job / "metrics.json", job / "predictions.parquet", job / "run.json"
     if damage == "garbage":
         metrics.write_text("\x00\x01 not json")
     elif damage == "truncated":
@@ -143,13 +143,17 @@ def test_damaged_job_artefact_is_named_and_the_job_reruns(damage, baseline, data
         metrics.write_text("[1, 2]")
     elif damage == "deleted predictions":
         pred.unlink()
+    elif damage == "garbage run.json":
+        run.write_text("{")
+    elif damage == "deleted run.json":
+        run.unlink()
     elif damage == "truncated predictions":
         pred.write_bytes(pred.read_bytes()[:-200])
     else:
         blob = bytearray(pred.read_bytes())
         blob[len(blob) // 2] ^= 0xFF
         pred.write_bytes(bytes(blob))
-    target = metrics if damage in ("garbage", "truncated", "not an object") else pred
+    target = metrics if damage in ("garbage", "truncated", "not an object") else run if "run.json" in damage else pred
     text = rerun_and_check(baseline, data_root, message=str(target))
     assert "already has metrics.json" not in text
 

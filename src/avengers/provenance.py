@@ -146,6 +146,9 @@ _NUMPY_AVX512 = ("X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512CD AVX512_KNL AVX51
                  "AVX512_CNL AVX512FP16")
 PINNED_ENV = {
     "OPENBLAS_CORETYPE": "Haswell",  # OpenBLAS (NumPy, SciPy, scikit-learn): AVX2 kernels, never SkylakeX/AMX
+    # One OpenBLAS thread: its LAPACK/BLAS split work by thread count (TF-IDF's SVD gave other
+    # bits with 4 threads than with 1 or 2), so a 64-core server would embed differently.
+    "OPENBLAS_NUM_THREADS": "1",
     "NPY_DISABLE_CPU_FEATURES": _NUMPY_AVX512,
     "MKL_CBWR": "AVX2",  # MKL (torch's BLAS): conditional numerical reproducibility, AVX2 code path
     "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN (torch): no AVX-512 / AMX kernels
@@ -170,7 +173,9 @@ def pin_numerics() -> dict[str, Any]:
     """Pin the numeric kernels to x86-64-v3 (AVX2 + FMA) before numpy/torch load.
 
     Values the user set already win. Nothing is pinned on other CPUs (no AVX2/FMA, or not
-    x86-64): results there are not promised to match. Returns a record for run.json."""
+    x86-64): results there are not promised to match. A NumPy built with AVX-512 in its
+    baseline (not the PyPI wheels) refuses NPY_DISABLE_CPU_FEATURES: set
+    AVENGERS_PIN_NUMERICS=0 there. Returns a record for run.json."""
     if _PINNED:
         return dict(_PINNED)
     record: dict[str, Any] = {"numpy_loaded_before": "numpy" in sys.modules}
@@ -183,6 +188,8 @@ def pin_numerics() -> dict[str, Any]:
         record["why"] = f"CPU {machine} without AVX2+FMA: kernels not pinned, results may differ from x86-64-v3 machines"
     else:
         for k, v in PINNED_ENV.items():
+            if k == "NPY_DISABLE_CPU_FEATURES" and "NPY_ENABLE_CPU_FEATURES" in os.environ:
+                continue  # NumPy refuses to start with both set; the user's choice wins
             os.environ.setdefault(k, v)
         record["pinned"] = True
     record["env"] = {k: os.environ.get(k) for k in PINNED_ENV}

@@ -208,21 +208,13 @@ def _finished(out: Path, chash: str) -> bool:
     pred = out / PREDICTIONS
     try:
         record = json.loads((out / RUN).read_text(encoding="utf-8"))
-        want = record.get("predictions_sha256") if isinstance(record, dict) else None
-    except (OSError, ValueError):
-        want = None
-    if not pred.is_file() or (want is not None and sha256_file(pred) != want):
-        log.warning("%s is missing or does not match the checksum in %s: rerunning the job.", pred, RUN)
+        want = record["predictions_sha256"]
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        log.warning("%s is missing or unreadable (%s): rerunning the job.", out / RUN, e)
         return False
-    if want is None:  # run.json lost: at least the Parquet footer must read
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            pq.read_metadata(pred)
-        except (OSError, ValueError, pa.ArrowException) as e:
-            log.warning("%s is unreadable (%s): rerunning the job.", pred, e)
-            return False
+    if not pred.is_file() or sha256_file(pred) != want:
+        log.warning("%s is missing or does not match its checksum in %s: rerunning the job.", pred, out / RUN)
+        return False
     return True
 
 
