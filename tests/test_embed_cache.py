@@ -26,7 +26,8 @@ class Counting:
         if self.fail_after is not None and len(self.calls) >= self.fail_after:
             raise KeyboardInterrupt("simulated interruption")
         self.calls.append(list(texts))
-        return np.array([[len(t), t.count("a"), 1.0] for t in texts], dtype=np.float32)
+        v = np.array([[len(t), t.count("a"), 1.0] for t in texts], dtype=np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)  # embedders return unit vectors
 
 
 def test_rerun_embeds_nothing_and_vectors_are_identical(tmp_path):

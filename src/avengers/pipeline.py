@@ -94,8 +94,8 @@ def run_job(cfg: DictConfig) -> JobResult:
     embedder = instantiate(cfg.embedder)
     embedder.fit(list(calib.queries["query"]))
     cached = CachedEmbedder(embedder, f"{cfg.paths.cache_dir}/embeddings")
-    e_cal = cached(list(calib.queries["query"]))
-    e_test = cached(list(test.queries["query"]))
+    # One length-sorted pass over both splits, as one encode call would make.
+    e_cal, e_test = cached.embed_all(list(calib.queries["query"]), list(test.queries["query"]))
 
     # 2-3. fit the router on the calibration split (Avengers: cluster, score per cluster), route
     data = calibration_set(calib, e_cal, embedder.identity, table.has_cost)
