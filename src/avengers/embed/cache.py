@@ -56,8 +56,12 @@ class EmbeddingCache:
         self.dim: int | None = None
         self.inode: int | None = None
         self._db: sqlite3.Connection | None = None
-        with self._guard():
-            self._open()
+        try:
+            with self._guard():
+                self._open()
+        except BaseException:
+            self.close()  # before the file may be moved aside
+            raise
 
     def _corrupt(self, reason: str) -> CorruptCache:
         return CorruptCache(self.path, reason, self.inode)
