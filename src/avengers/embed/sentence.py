@@ -114,8 +114,9 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
 
             device, dtype = self.resolved()
-            self._st = SentenceTransformer(self.path, device=device,
-                                           model_kwargs={"dtype": getattr(torch, dtype)})
+            self._st = SentenceTransformer(self.path, device=device)
+            if dtype == "bfloat16":  # cast after loading: works with every transformers version
+                self._st = self._st.to(torch.bfloat16)
             if self.max_seq_length:
                 self._st.max_seq_length = self.max_seq_length
         return self._st
