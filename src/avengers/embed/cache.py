@@ -203,10 +203,12 @@ class CachedEmbedder:
 
     Texts to embed are sorted by length over the whole set (as sentence-transformers does
     inside one `encode` call, so batches pad little), then encoded in chunks that go to the
-    cache as they finish: an interrupted run resumes where it stopped.
+    cache as they finish: an interrupted run resumes where it stopped. Chunks are small (256
+    texts: the longest MPNet chunk is minutes of CPU) and a whole number of batches, so they
+    cost nothing over one call.
     """
 
-    def __init__(self, embedder: Embedder, cache_dir: str | Path, chunk_size: int = 1024, progress: bool = True) -> None:
+    def __init__(self, embedder: Embedder, cache_dir: str | Path, chunk_size: int = 256, progress: bool = True) -> None:
         self.embedder = embedder
         self.cache_dir = Path(cache_dir)
         # A whole number of the model's batches, so chunking never makes a batch smaller than
