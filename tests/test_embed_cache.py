@@ -123,3 +123,17 @@ def test_duplicates_across_lists_are_embedded_once_and_counted_once(tmp_path):
     ce2 = CachedEmbedder(Counting(), tmp_path, progress=False)
     ce2.embed_all(["x", "y"], ["y", "z", "x"])
     assert ce2.n_embedded == 0 and ce2.n_cached == 3  # a warm rerun reports what the cold run embedded
+
+
+def test_a_resumed_run_encodes_the_same_batches_as_an_uninterrupted_one(tmp_path):
+    """Finished chunks are a prefix of the length order, so the rest is chunked (and batched)
+    exactly as before the kill: a resumed run gives the same vectors, bit for bit."""
+    texts = [("t" * (i % 13)) + str(i) for i in range(40)]
+    whole = Counting()
+    CachedEmbedder(whole, tmp_path / "a", chunk_size=8, progress=False)(texts)
+    broken = Counting(fail_after=3)
+    with pytest.raises(KeyboardInterrupt):
+        CachedEmbedder(broken, tmp_path / "b", chunk_size=8, progress=False)(texts)
+    resumed = Counting()
+    CachedEmbedder(resumed, tmp_path / "b", chunk_size=8, progress=False)(texts)
+    assert broken.calls + resumed.calls == whole.calls

@@ -115,8 +115,11 @@ class SentenceTransformerEmbedder:
 
             device, dtype = self.resolved()
             self._st = SentenceTransformer(self.path, device=device)
-            if dtype == "bfloat16":  # cast after loading: works with every transformers version
-                self._st = self._st.to(torch.bfloat16)
+            # Cast after loading (works with every transformers version). transformers 5 loads a
+            # checkpoint in its stored dtype, so a float16 checkpoint needs the cast for float32 too.
+            want = getattr(torch, dtype)
+            if self._st.dtype != want:
+                self._st = self._st.to(want)
             if self.max_seq_length:
                 self._st.max_seq_length = self.max_seq_length
         return self._st
