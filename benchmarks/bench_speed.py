@@ -118,7 +118,8 @@ def bare_vs_harness(texts: list[str], repeats: int) -> None:
     print(line("harness, cold:", n, wall["harness"], cpu["harness"]))
     print(f"   ratio harness/bare: wall {min(wall['harness']) / min(wall['bare']):.3f}, "
           f"cpu {min(cpu['harness']) / min(cpu['bare']):.3f}   (target <= 1.1; min cosine to the bare "
-          f"vectors {cos.min():.6f}, identical: {np.array_equal(got, ref)})")
+          f"vectors {cos.min():.6f}; bit-identical: {np.array_equal(got, ref)}, as texts of equal length may "
+          f"fall into other batches: the harness sorts stably so that a resumed run batches as before)")
     print(f"   harness time outside the model's encode (hashing, sort, SQLite, checks): wall "
           f"{fmt(overhead['wall'])} s, cpu {fmt(overhead['cpu'])} s")
 
