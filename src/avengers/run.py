@@ -88,6 +88,8 @@ def app(cfg: DictConfig) -> float | None:
             result = run_job(cfg)
             result.metrics["job"] = {"output_dir": str(out), "override_dirname": hc.job.override_dirname}
             write_predictions(result.predictions, out / "predictions.parquet")
+            if result.stats.get("timing"):  # machine-dependent, so kept out of metrics.json
+                atomic_write_json(out / "timing.json", result.stats["timing"])
             atomic_write_json(out / "metrics.json", result.metrics)  # written last: marks the job done
             log_metrics(run, result.metrics)
         (out / "failed.json").unlink(missing_ok=True)
@@ -95,7 +97,7 @@ def app(cfg: DictConfig) -> float | None:
         print(format_table(result.metrics))
         log.info("embedded %d new texts, %d from cache; clustering from cache: %s",
                  result.stats["n_embedded"], result.stats["n_cached"], result.stats["clustering_cached"])
-        return result.metrics["averages"].get("id", {}).get("avengers")
+        return result.metrics["averages"].get("id", {}).get(result.metrics["selection"]["router"])
     except AvengersError as e:
         # One clear message; in a sweep the other jobs go on and the failure is listed at the end.
         atomic_write_json(out / "failed.json", {"error": str(e), "type": type(e).__name__})
