@@ -139,6 +139,7 @@ def load_table(data_cfg: DictConfig) -> OutcomeTable:
 
 def run_job(cfg: DictConfig) -> JobResult:
     seed = int(cfg.seed)
+    router = build_router(cfg)  # first: a bad router config stops before any data is loaded
     table = load_table(cfg.data)
     splits = make_splits(table, cfg.data, seed)
     models = table.models
@@ -157,7 +158,7 @@ def run_job(cfg: DictConfig) -> JobResult:
 
     # 2-3. fit the router on the calibration split (Avengers: cluster, score per cluster), route
     data = calibration_set(calib, e_cal, embedder.identity, table.has_cost)
-    router, fit_info = fit_router(build_router(cfg), data, seed)
+    router, fit_info = fit_router(router, data, seed)
     extras = {name: r.fit(data, seed) for name, r in extra_routers(router).items()}
     test_texts = list(test.queries["query"])
     ranking, route_per_1000 = timed_rank(router, e_test, test_texts)
