@@ -30,8 +30,12 @@ FALLBACK = "best_single"
 class AutoRouter(Router):
     def __init__(self, candidates: Mapping[str, Router], include: Sequence[str], folds: int, margin_se: float,
                  search: Mapping[str, Mapping[str, Sequence[Any]]] | None = None, name: str = "auto", top_n: int = 1,
-                 extras: Mapping[str, Any] | None = None) -> None:
+                 extras: Mapping[str, Any] | None = None, peek_test: bool = False) -> None:
         super().__init__(name=name, top_n=top_n)
+        if peek_test:
+            raise ConfigError("router=auto has no † variant: it chooses among routers on the calibration split by "
+                              "design. Set router.peek_test=false (the other routers take peek_test=true).")
+        self.peek_test = False
         self.candidates = dict(candidates)
         self.include = [str(n) for n in include]
         self.search = {str(k): dict(v) for k, v in (search or {}).items()}

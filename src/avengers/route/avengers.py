@@ -71,7 +71,8 @@ class AvengersRouter(Router):
                  top_k: int = 1, beta: float = 3.0, weighting: str = "score", alpha: float = 1.0,
                  min_cluster_size: int = 1, pool_size: int | None = None,
                  extras: Mapping[str, Any] | None = None, shrinkage: float | str | None = "none",
-                 shrinkage_candidates: Sequence[float] = (0, 1, 2, 5, 10, 20, 50), cv_folds: int | None = None) -> None:
+                 shrinkage_candidates: Sequence[float] = (0, 1, 2, 5, 10, 20, 50), cv_folds: int | None = None,
+                 peek_test: bool = False) -> None:
         super().__init__(name=name, top_n=top_n)
         self.clustering = clustering
         self.extras = dict(extras or {})  # extra rows built from this router (route.extras)
@@ -92,6 +93,7 @@ class AvengersRouter(Router):
         if self.shrinkage == "auto" and not self.shrinkage_candidates:
             raise ConfigError("router.shrinkage=auto needs router.shrinkage_candidates (pseudo-counts, e.g. [0, 5, 20]).")
         self.cv_folds = cv_folds
+        self.peek_test = bool(peek_test)  # opt-in † row: K / shrinkage searched ON TEST (pipeline)
         self.lam: float = _lam(self.shrinkage)
         self.search_cv: list[dict[str, Any]] | None = None
 
