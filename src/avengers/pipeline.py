@@ -231,7 +231,8 @@ def run_job(cfg: DictConfig) -> JobResult:
     if cost:
         metrics["cost"] = cost
     stats = {"n_embedded": cached.n_embedded, "n_cached": cached.n_cached,
-             "clustering_cached": getattr(router, "cached", None),
+             # a router restored from the fitted-router cache fitted no clustering either
+             "clustering_cached": True if fit_info["cached"] else getattr(router, "cached", None),
              # machine-dependent: written to timing.json, never into metrics.json
              "timing": {"router": router.name, "fit_seconds": fit_info["fit_seconds"], "fit_from_cache": fit_info["cached"],
                         "route_seconds_per_1000": route_per_1000, "n_calibration": int(calib.n), "n_test": int(test.n)}}

@@ -13,6 +13,7 @@ calibration split with the chosen hyperparameters fixed.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -89,7 +90,9 @@ class AutoRouter(Router):
                 rows.append((n, dict(p)))
         held = {}
         for n, p in rows:
+            t0 = time.perf_counter()
             held[(n, params_text(p))] = cv_values(lambda: self._make(n, p), data, seed, self.folds)
+            log.info("router=auto: %d-fold CV of %s %s took %.1fs", self.folds, n, params_text(p), time.perf_counter() - t0)
         base = held[(FALLBACK, "defaults")]
         base_score = macro_mean(base, data.benchmarks)
         self.cv_table = []
