@@ -7,6 +7,8 @@ configs, tracks and writes files.
 from __future__ import annotations
 
 import logging
+import time
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +16,11 @@ import numpy as np
 import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from avengers.assets import set_cache_root
 from avengers.config import check_config
-from avengers.errors import ConfigError
+from avengers.errors import AvengersError, ConfigError
 from avengers.embed.cache import CachedEmbedder, text_key
 from avengers.evaluate.metrics import averages, benchmark_scores, predictions_frame, total_costs
 from avengers.evaluate.routers import baseline_results, routed_result, single_model_results
@@ -26,7 +29,9 @@ from avengers.outcomes import load_outcomes
 from avengers.outcomes.schema import OutcomeTable
 from avengers.provenance import data_checksums, git_commit, package_versions, result_config
 from avengers.route.base import CalibrationSet, Router
+from avengers.route.cache import fit_cached as fit_router_cached
 from avengers.route.extras import extra_routers
+from avengers.route.tuning import PEEK_LABEL, PEEK_SUFFIX, TestPeek, select_on_test
 from avengers.split import make_splits
 from avengers.split.views import QueryView, make_view
 from avengers.vote.voter import Voter, strategy_name
@@ -44,6 +49,7 @@ class Calibrated:
     router: Router
     extras: dict[str, Router]
     e_test: np.ndarray | None = None  # the test queries' embeddings, when run_job asked for them
+    fit_info: dict[str, Any] = field(default_factory=dict)  # fit seconds, from the router cache or not
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.cached(texts)
@@ -75,10 +81,63 @@ def calibration_set(view: QueryView, embeddings: np.ndarray, embedder_id: str, h
 
 
 def build_router(cfg: DictConfig) -> Router:
-    router = instantiate(cfg.router)
+    """Instantiate `cfg.router`; a bad or missing hyperparameter stops with one ConfigError."""
+    try:
+        router = instantiate(cfg.router, _convert_="all")
+    except Exception as e:  # Hydra wraps the constructor's error: find the real one
+        raise router_config_error(cfg, e) from None
     if not isinstance(router, Router):
         raise ConfigError(f"router._target_ must build an avengers.route.Router; got {type(router).__name__}.")
     return router
+
+
+def router_config_error(cfg: DictConfig, error: BaseException) -> AvengersError:
+    name = cfg.router.get("name", "?") if isinstance(cfg.router, DictConfig) else "?"
+    chain, e = [], error
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    for e in chain:
+        if isinstance(e, AvengersError):
+            return e
+    for e in chain:
+        if isinstance(e, MissingMandatoryValue):
+            return ConfigError(f"router={name}: hyperparameter {e.full_key} has no value (???); set it, e.g. "
+                               f"{e.full_key}=<value>, or give it in conf/router/{name}.yaml.")
+        if isinstance(e, TypeError) and "missing" in str(e) and "argument" in str(e):
+            missing = re.findall(r"'(\w+)'", str(e))
+            return ConfigError(f"router={name}: missing hyperparameter(s) {', '.join(missing)} "
+                               f"(conf/router/{name}.yaml lists them all); add e.g. +router.{missing[0] if missing else '<name>'}=<value>.")
+        if isinstance(e, TypeError) and "unexpected keyword" in str(e):
+            bad = re.findall(r"'(\w+)'", str(e))
+            return ConfigError(f"router={name}: unknown hyperparameter {bad[-1] if bad else str(e)!r}; remove it "
+                               f"(conf/router/{name}.yaml lists the known ones).")
+    raise error
+
+
+def fit_router(router: Router, data: CalibrationSet, seed: int) -> tuple[Router, dict[str, Any]]:
+    """Fit on the calibration split, or restore the identical fit from the router cache."""
+    router, info = fit_router_cached(router, data, seed)
+    if info["cached"]:
+        log.info("router=%s restored from the fitted-router cache (fitted in %.1fs)", router.name, info["fit_seconds"])
+    return router, info
+
+
+def timed_rank(router: Router, embeddings: np.ndarray, texts: list[str]) -> tuple[np.ndarray, float]:
+    """(ranking, seconds per 1,000 queries)."""
+    t0 = time.perf_counter()
+    ranking = router.rank(embeddings, texts)
+    return ranking, (time.perf_counter() - t0) / max(len(texts), 1) * 1000
+
+
+def peek_variant(router: Router, data: CalibrationSet, seed: int, test: QueryView, e_test: np.ndarray) -> Router:
+    """The opt-in † variant of `router`: hyperparameters (and checkpoints) chosen ON TEST."""
+    peek = TestPeek(embeddings=e_test, texts=tuple(test.queries["query"]), scores=test.mean_score,
+                    benchmarks=tuple(test.queries["benchmark"]))
+    fitted, chosen, table = select_on_test(router, data, seed, peek)
+    fitted.name = f"{router.name}{PEEK_SUFFIX}"
+    fitted.peek_table = table
+    return fitted
 
 
 # Split-side keys of the data config: they do not change what is loaded.
@@ -107,9 +166,10 @@ def calibrate(cfg: DictConfig, calib: QueryView, has_cost: bool, test_texts: lis
     e_cal, e_test = cached.embed_all(list(calib.queries["query"]), list(test_texts or []))
     data = calibration_set(calib, e_cal, embedder.identity, has_cost)
     seed = int(cfg.seed)
-    router = build_router(cfg).fit(data, seed)
+    router, fit_info = fit_router(build_router(cfg), data, seed)
     extras = {name: r.fit(data, seed) for name, r in extra_routers(router).items()}
-    return Calibrated(embedder=embedder, cached=cached, data=data, router=router, extras=extras, e_test=e_test)
+    return Calibrated(embedder=embedder, cached=cached, data=data, router=router, extras=extras, e_test=e_test,
+                      fit_info=fit_info)
 
 
 def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
@@ -129,9 +189,13 @@ def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
     fitted = calibrate(cfg, calib, table.has_cost, test_texts)
     data, router, extras, cached = fitted.data, fitted.router, fitted.extras, fitted.cached
     e_cal, e_test = data.embeddings, fitted.e_test
-    test_texts = list(test.queries["query"])
-    ranking = router.rank(e_test, test_texts)
+    ranking, route_per_1000 = timed_rank(router, e_test, test_texts)
     extra_rankings = {name: r.rank(e_test, test_texts) for name, r in extras.items()}
+    # Opt-in † row (router.peek_test=true): the paper's convention of choosing on TEST, labelled.
+    if getattr(router, "peek_test", False):
+        peeked = peek_variant(router, data, seed, test, e_test)
+        extras[peeked.name] = peeked
+        extra_rankings[peeked.name] = peeked.rank(e_test, test_texts)
 
     # 4. vote (single-model baselines use the same strategy), 5. evaluate
     ens = OmegaConf.to_container(cfg.ensemble, resolve=True)
@@ -144,7 +208,8 @@ def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
     results.update({f"model:{m}": r for m, r in zip(models, singles)})
 
     per_bench = benchmark_scores(results, test, splits.kinds)
-    notes = []
+    notes = [f"{name}: hyperparameters/checkpoint chosen ON THE TEST SPLIT, the paper's † convention — "
+             f"{PEEK_LABEL}; not a deployable router." for name in extras if name.endswith(PEEK_SUFFIX)]
     if voter is not None and voter.n_expected:
         notes.append(
             f"ensemble={voter.name}: {voter.n_expected} of {voter.n_votes} votes had no answer to count "
@@ -183,6 +248,8 @@ def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
             "router": router.name,
             **router.describe(),
             **{f"{name}": r.describe() for name, r in extras.items()},
+            **{name: {"label": PEEK_LABEL, **r.describe(), "chosen_on_test": r.peek_table}
+               for name, r in extras.items() if name.endswith(PEEK_SUFFIX)},
         },
         "notes": notes,
         **({"calibration_only": list(splits.calibration_only)} if splits.calibration_only else {}),
@@ -199,6 +266,12 @@ def run_job(cfg: DictConfig, table: OutcomeTable | None = None) -> JobResult:
     cost = total_costs(results)
     if cost:
         metrics["cost"] = cost
+    fit_info = fitted.fit_info
     stats = {"n_embedded": cached.n_embedded, "n_cached": cached.n_cached,
-             "clustering_cached": getattr(router, "cached", None)}
+             # a router restored from the fitted-router cache fitted no clustering either
+             "clustering_cached": True if fit_info.get("cached") else getattr(router, "cached", None),
+             # machine-dependent: written to timing.json, never into metrics.json
+             "timing": {"router": router.name, "fit_seconds": fit_info.get("fit_seconds"),
+                        "fit_from_cache": fit_info.get("cached"), "route_seconds_per_1000": route_per_1000,
+                        "n_calibration": int(calib.n), "n_test": int(test.n)}}
     return JobResult(metrics=metrics, predictions=predictions_frame(results, test), stats=stats, calibrated=fitted)

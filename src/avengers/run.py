@@ -259,7 +259,7 @@ def app(cfg: DictConfig) -> float | None:
     from avengers.api import Router
     from avengers.config import check_config
     from avengers.evaluate.metrics import format_table, write_predictions
-    from avengers.pipeline import config_hash, load_table, run_job
+    from avengers.pipeline import build_router, config_hash, load_table, run_job
     from avengers.track.wandb_run import log_job_files, log_metrics, wandb_run
 
     out = job_dir()
@@ -269,6 +269,7 @@ def app(cfg: DictConfig) -> float | None:
     group = f"{cfg.name}-{sweep_id}" if sweep_id else str(cfg.name)
     try:
         check_config(cfg)  # bad knobs stop here, before any data is read or file written
+        build_router(cfg)  # a bad router hyperparameter too (the job builds its own below)
         resolved = OmegaConf.to_container(cfg, resolve=True)
         table = load_table(cfg.data)
         chash = config_hash(cfg, table)  # config without paths + data checksums
@@ -287,6 +288,8 @@ def app(cfg: DictConfig) -> float | None:
             # No absolute path in metrics.json (run.json records where the job ran).
             result.metrics["job"] = {"override_dirname": out.name, "settings": settings}
             write_predictions(result.predictions, out / PREDICTIONS)
+            if result.stats.get("timing"):  # machine-dependent, so kept out of metrics.json
+                atomic_write_json(out / "timing.json", result.stats["timing"])
             Router.from_fitted(result.calibrated, result.metrics["config"]).save(out / "router")
             atomic_write_json(out / RUN, run_record(out, hc, resolved, chash, dict(table.files),
                                                     sha256_file(out / PREDICTIONS)))
@@ -298,7 +301,7 @@ def app(cfg: DictConfig) -> float | None:
         print(format_table(result.metrics))
         log.info("embedded %d new texts, %d from cache; clustering from cache: %s",
                  result.stats["n_embedded"], result.stats["n_cached"], result.stats["clustering_cached"])
-        return result.metrics["averages"].get("id", {}).get("avengers")
+        return result.metrics["averages"].get("id", {}).get(result.metrics["selection"]["router"])
     except AvengersError as e:
         # One clear message; in a sweep the other jobs go on and the failure is listed at the end.
         write_failed(out, str(e), type(e).__name__)

@@ -15,7 +15,9 @@ extra table under `experiment.also`):
         xlabel: Number of clusters K
 
 rows: `methods` = one row per model, baseline and router (per variant); `variants` = the
-router(s) once per value of the vary keys, baselines pooled. columns: `benchmarks` = each
+router(s) once per value of the vary keys, baselines pooled; `pooled` = every method once,
+pooled over the variants (a sweep over `router`: each router's row comes from its own jobs, and
+a baseline that no variant changes is shown once). columns: `benchmarks` = each
 benchmark of `splits` then the split averages; `averages` = split averages then benchmarks;
 `test_and_calibration` = test and calibration averages; `accuracy_cost` = accuracy and total
 cost (Pareto front); `variants` = one column per variant, cells = `metric` (avg_id, avg_ood
@@ -35,7 +37,7 @@ from typing import Any, Callable, Mapping
 from avengers.errors import AvengersError, did_you_mean
 from avengers.registry import Registry
 
-ROWS = ("methods", "variants")
+ROWS = ("methods", "variants", "pooled")
 COLUMNS = ("benchmarks", "averages", "test_and_calibration", "accuracy_cost", "variants")
 FIGURES = ("curve", "k_sweep", "pareto")
 SPLITS = ("id", "ood")

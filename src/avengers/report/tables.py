@@ -370,6 +370,23 @@ def _methods_benchmarks(g: TableGroup, layout: Layout, spec: dict[str, Any]) -> 
         _variant_groups(g, spec)
 
 
+@LAYOUTS.register("pooled/benchmarks")
+def _pooled_benchmarks(g: TableGroup, layout: Layout, spec: dict[str, Any]) -> None:
+    """Every method once (e.g. Table 2 over a router sweep): routers, baselines, single models."""
+    _main_layout(g, list(layout.splits), spec)
+    cols = [Col(c["key"], c["label"], None) for c in spec["columns"]]  # rebuilt below with getters
+    benches, n_test, _ = benchmarks_by_split(g.jobs)
+    cols = []
+    for s_ in layout.splits:
+        cols.extend(bench_col(b, s_, n_test.get(b)) for b in benches.get(s_, []))
+    for s_ in layout.splits:
+        if benches.get(s_) or _has_split_avg(g.jobs, s_):
+            cols.append(avg_col("avg" if len(layout.splits) == 1 else f"avg_{s_}",
+                                "Avg" if len(layout.splits) == 1 else f"{s_.upper()} Avg", s_))
+    spec["rows"] = _pooled_rows(g, methods_present(g.jobs), cols, spec["warnings"])
+    spec["columns"] = [c.to_dict() for c in cols]
+
+
 @LAYOUTS.register("variants/averages")
 def _variants_averages(g: TableGroup, layout: Layout, spec: dict[str, Any]) -> None:
     cols, warns = _ablation_cols(g.jobs, layout.splits)

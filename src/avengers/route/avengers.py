@@ -140,6 +140,13 @@ class AvengersRouter(Router):
     `pool_selection` (with `pool_size`): `weighted` (harness) keeps the models that are best
     for the most calibration queries; `reference` counts clusters where a model is top-1,
     filled by a top-2 counter (Avengers core/generate_rank_router.py:320-355).
+
+    `shrinkage` (empirical Bayes) pulls each cluster's per-model estimate towards the model's
+    mean over all calibration queries: (n_c * acc_c + lam * prior) / (n_c + lam), lam a
+    pseudo-count of calibration queries. "none" (or 0) is the paper's recipe; a number fixes
+    lam; "auto" chooses lam among `shrinkage_candidates` by cross-validation on the calibration
+    split (jointly with K when clustering.n_clusters=auto). It tames the winner's curse of
+    small clusters, where a cluster's argmax is often picked by noise.
     """
 
     name = "avengers"
@@ -148,7 +155,10 @@ class AvengersRouter(Router):
                  top_k: int = 1, beta: float = 3.0, weighting: str = "score", alpha: float = 1.0,
                  min_cluster_size: int = 1, pool_size: int | None = None,
                  extras: Mapping[str, Any] | None = None, ties: str = "overall", pool_selection: str = "weighted",
-                 rank_offset: float = 0.1, cost_norm: str = "minmax", missing_cost: str = "model_mean") -> None:
+                 rank_offset: float = 0.1, cost_norm: str = "minmax", missing_cost: str = "model_mean",
+                 shrinkage: float | str | None = "none",
+                 shrinkage_candidates: Sequence[float] = (0, 1, 2, 5, 10, 20, 50), cv_folds: int | None = None,
+                 peek_test: bool = False) -> None:
         super().__init__(name=name, top_n=top_n)
         self.clustering = clustering
         self.extras = dict(extras or {})  # extra rows built from this router (route.extras)
@@ -172,6 +182,14 @@ class AvengersRouter(Router):
             raise ConfigError(f"router.rank_offset={rank_offset!r} must be a positive number (1/(rank + offset)).")
         self.ties, self.pool_selection, self.rank_offset = ties, pool_selection, float(rank_offset)
         self.cost_norm, self.missing_cost = cost_norm, missing_cost
+        self.shrinkage = _shrinkage(shrinkage, "router.shrinkage")
+        self.shrinkage_candidates = [_shrinkage(c, "router.shrinkage_candidates") for c in shrinkage_candidates]
+        if self.shrinkage == "auto" and not self.shrinkage_candidates:
+            raise ConfigError("router.shrinkage=auto needs router.shrinkage_candidates (pseudo-counts, e.g. [0, 5, 20]).")
+        self.cv_folds = cv_folds
+        self.peek_test = bool(peek_test)  # opt-in † row: K / shrinkage searched ON TEST (pipeline)
+        self.lam: float = _lam(self.shrinkage)
+        self.search_cv: list[dict[str, Any]] | None = None
 
     def with_clusters(self, n_clusters: int | str) -> "AvengersRouter":
         """An unfitted copy clustering with another K (auto K, cluster ensembles)."""
@@ -182,11 +200,47 @@ class AvengersRouter(Router):
         other.cv, other.n_clusters = None, None
         return other
 
+    # -- hyperparameters (router=auto and shrinkage=auto search these) ----------------------
+    def search_space(self) -> dict[str, list[Any]]:
+        k = self.clustering.n_clusters if self.clustering is not None else None
+        ks = list((self.clustering.auto_k or {}).get("candidates", [8, 16, 32, 64, 128])) if k == "auto" else [k]
+        lams = list(self.shrinkage_candidates) if self.shrinkage == "auto" else [self.shrinkage]
+        return {"n_clusters": ks, "shrinkage": lams}
+
+    def with_params(self, **params: Any) -> "AvengersRouter":
+        """An unfitted copy with K and/or the shrinkage pseudo-count fixed."""
+        other = self.with_clusters(params["n_clusters"]) if "n_clusters" in params else copy.copy(self)
+        if "shrinkage" in params:
+            other.shrinkage = _shrinkage(params["shrinkage"], "router.shrinkage")
+            other.lam = _lam(other.shrinkage)
+        other.cv, other.search_cv, other.n_clusters = None, None, None
+        return other
+
+    def check_params(self, params: Mapping[str, Any], n_train: int) -> str | None:
+        k = params.get("n_clusters", self.clustering.n_clusters if self.clustering is not None else None)
+        if isinstance(k, int) and k > n_train:
+            return f"n_clusters={k} is larger than the {n_train} calibration queries to cluster"
+        return None
+
+    def cache_key(self) -> dict[str, Any]:
+        c = self.clustering
+        return {"class": f"{__name__}.AvengersRouter", "v": 2, "name": self.name, "top_n": self.top_n,
+                "clustering": None if c is None else {**c.key(), "auto_k": c.auto_k},
+                "top_k": self.top_k, "beta": self.beta, "weighting": self.weighting, "alpha": self.alpha,
+                "min_cluster_size": self.min_cluster_size, "pool_size": self.pool_size, "shrinkage": self.shrinkage,
+                "shrinkage_candidates": self.shrinkage_candidates, "cv_folds": self.cv_folds}
+
     def _fit(self, data: CalibrationSet, seed: int) -> None:
         if self.clustering is None:
             raise ConfigError("router=avengers needs a clustering method (the `clustering` config group).")
         k = self.clustering.n_clusters
-        if k == "auto":
+        if self.shrinkage == "auto":
+            from avengers.route.tuning import select_by_cv
+
+            folds = int(self.cv_folds or (self.clustering.auto_k or {}).get("folds", 3))
+            chosen, self.search_cv = select_by_cv(self, data, seed, folds)
+            k, self.lam = chosen["n_clusters"], float(chosen["shrinkage"])
+        elif k == "auto":
             from avengers.route.auto_k import select_k
 
             k, self.cv = select_k(self, data, seed)
@@ -195,11 +249,14 @@ class AvengersRouter(Router):
         if self.alpha < 1.0 and costs is not None:
             costs = fill_missing_costs(costs, data.models, self.missing_cost)
         stats = score_clusters(fit.labels, data.scores, fit.n_clusters, data.models, costs)
-        self.fit_clusters(fit, stats, data.overall)
+        self.fit_clusters(fit, stats, data.overall, prior=np.asarray(data.scores, dtype=np.float64).mean(axis=0))
 
-    def fit_clusters(self, fit: ClusterFit, stats: ClusterScores, overall: np.ndarray) -> "AvengersRouter":
+    def fit_clusters(self, fit: ClusterFit, stats: ClusterScores, overall: np.ndarray,
+                     prior: np.ndarray | None = None) -> "AvengersRouter":
         """Fit from a clustering and its per-cluster statistics. `overall`: (M,) calibration
-        score of each model (tie-break and pool selection)."""
+        score of each model (tie-break and pool selection); `prior`: (M,) each model's mean
+        over the calibration queries clustered, towards which `shrinkage` pulls (default
+        `overall`)."""
         usable = stats.counts >= self.min_cluster_size
         if not usable.any():
             raise ConfigError(
@@ -211,6 +268,10 @@ class AvengersRouter(Router):
         self.counts = stats.counts[usable]
         self.overall = np.asarray(overall, dtype=np.float64)
         value = stats.accuracy[usable]
+        if self.lam > 0:
+            prior = self.overall if prior is None else np.asarray(prior, dtype=np.float64)
+            n_c = self.counts[:, None].astype(np.float64)
+            value = (n_c * value + self.lam * prior[None, :]) / (n_c + self.lam)
         if self.alpha < 1.0:
             if stats.cost is None:
                 raise ConfigError("router.alpha < 1 routes by cost, but this data has no costs; use data with a "
@@ -278,6 +339,8 @@ class AvengersRouter(Router):
             "routable_clusters": int(len(self.centers)),
             "pool": [self.models[i] for i in self.pool],
             "auto_k_cv": {str(k): v for k, v in self.cv.items()} if self.cv else None,
+            **({"shrinkage": self.lam} if self.shrinkage != "none" else {}),
+            **({"shrinkage_cv": self.search_cv} if self.search_cv else {}),
         }
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -286,7 +349,8 @@ class AvengersRouter(Router):
                     min_cluster_size=self.min_cluster_size, pool_size=self.pool_size, n_clusters=self.n_clusters,
                     auto_k_cv={str(k): v for k, v in self.cv.items()} if self.cv else None,
                     ties=self.ties, pool_selection=self.pool_selection, rank_offset=self.rank_offset,
-                    cost_norm=self.cost_norm, missing_cost=self.missing_cost)
+                    cost_norm=self.cost_norm, missing_cost=self.missing_cost,
+                    shrinkage=self.shrinkage, lam=self.lam, shrinkage_cv=self.search_cv)
         arrays.update(centers=np.asarray(self.centers, dtype=np.float64), counts=np.asarray(self.counts),
                       value=np.asarray(self.value, dtype=np.float64), first_seen=np.asarray(self.first_seen))
         return meta, arrays
@@ -297,6 +361,8 @@ class AvengersRouter(Router):
         self.alpha, self.min_cluster_size, self.pool_size = float(meta["alpha"]), int(meta["min_cluster_size"]), meta["pool_size"]
         self.n_clusters = meta["n_clusters"]
         self.cv = {int(k): v for k, v in meta["auto_k_cv"].items()} if meta.get("auto_k_cv") else None
+        self.shrinkage, self.lam = meta.get("shrinkage", "none"), float(meta.get("lam", 0.0))
+        self.search_cv = meta.get("shrinkage_cv")
         self.centers, self.counts, self.value = arrays["centers"], arrays["counts"], arrays["value"]
         # Switches added later default to the harness behaviour when an older state lacks them.
         self.ties, self.pool_selection = meta.get("ties", "overall"), meta.get("pool_selection", "weighted")
@@ -306,3 +372,23 @@ class AvengersRouter(Router):
 
     def nearest_cluster(self, q: np.ndarray) -> np.ndarray:
         return np.argmax(np.asarray(q, dtype=np.float64) @ self.centers.T, axis=1)
+
+
+def _shrinkage(value: Any, key: str) -> float | str:
+    """'none' (or None / 0) -> 0.0, 'auto' -> 'auto', a number >= 0 -> that pseudo-count."""
+    if value is None or (isinstance(value, str) and value.lower() == "none"):
+        return "none"
+    if isinstance(value, str) and value.lower() == "auto":
+        return "auto"
+    try:
+        lam = float(value)
+    except (TypeError, ValueError):
+        lam = -1.0
+    if isinstance(value, bool) or not np.isfinite(lam) or lam < 0:
+        raise ConfigError(f"{key}={value!r}: use none, auto, or a pseudo-count >= 0 (e.g. 10).")
+    return lam
+
+
+def _lam(shrinkage: float | str) -> float:
+    """The pseudo-count in use before any search: 0 for none (and for auto until chosen)."""
+    return 0.0 if isinstance(shrinkage, str) else float(shrinkage)

@@ -96,6 +96,10 @@ class Router:
                               f"{len(data.models)}. Add models (or compare single models without a router).")
         if data.n < 2:
             raise ConfigError(f"router={self.name}: the calibration split has {data.n} queries; use more calibration data.")
+        if np.ptp(np.asarray(data.scores, dtype=np.float64)) == 0:
+            raise ConfigError(f"router={self.name}: every model scores {float(data.scores.flat[0])} on every calibration "
+                              f"query, so there is nothing to route on. Check the outcome data and the split "
+                              f"(e.g. data.benchmarks), or use more calibration data.")
         self.models = tuple(data.models)
         self.overall = np.asarray(data.overall, dtype=np.float64)
         self._fit(data, int(seed))
