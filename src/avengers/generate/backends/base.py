@@ -120,13 +120,16 @@ class Backend(Protocol):
         ...
 
 
-BACKENDS: Registry[Any] = Registry("backend")
+# Imported on first use (the vLLM module never imports vllm itself until an engine starts);
+# a user's own backend can be named as `backend.name=my_pkg.module:MyBackend`.
+BACKENDS: Registry[Any] = Registry("backend", lazy={
+    "openai": "avengers.generate.backends.openai:OpenAIBackend",
+    "vllm": "avengers.generate.backends.vllm:VLLMBackend",
+})
 
 
 def make_backend(cfg: Mapping[str, Any]) -> Backend:
     """Build the backend named by ``cfg['name']`` from the ``backend`` config node."""
-    import avengers.generate.backends.openai  # noqa: F401  (registers)
-    import avengers.generate.backends.vllm  # noqa: F401  (registers; does not import vllm)
 
     d = {str(k): v for k, v in dict(cfg).items()}
     name = d.pop("name", None)
