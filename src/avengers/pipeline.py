@@ -134,7 +134,7 @@ def peek_variant(router: Router, data: CalibrationSet, seed: int, test: QueryVie
     """The opt-in † variant of `router`: hyperparameters (and checkpoints) chosen ON TEST."""
     peek = TestPeek(embeddings=e_test, texts=tuple(test.queries["query"]), scores=test.mean_score,
                     benchmarks=tuple(test.queries["benchmark"]))
-    fitted, chosen, table = select_on_test(router, data, seed, peek)
+    fitted, _, table = select_on_test(router, data, seed, peek)
     fitted.name = f"{router.name}{PEEK_SUFFIX}"
     fitted.peek_table = table
     return fitted

@@ -108,3 +108,17 @@ def test_shrinkage_formula():
     np.testing.assert_allclose(r.value, expected)
     plain = AvengersRouter().fit_clusters(fit, stats, prior, prior=prior)
     np.testing.assert_allclose(plain.value, stats.accuracy)
+
+
+@pytest.mark.slow
+def test_auto_does_not_depend_on_n_jobs(problem, tmp_path, monkeypatch):
+    monkeypatch.setenv("AVENGERS_CACHE_DIR", str(tmp_path))
+    calib, test, _ = problem
+    fast = [f"candidates.mlp.{o}" for o in FAST["mlp"]]
+    runs = []
+    for n_jobs in (1, 2):
+        r = make_router("auto", "include=[knn,mlp,avengers]", "search.avengers={n_clusters:[3],shrinkage:[0]}",
+                        f"n_jobs={n_jobs}", *fast).fit(calib, seed=0)
+        runs.append((r.describe()["cv"], r.predict(test.embeddings)))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])

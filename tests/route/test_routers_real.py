@@ -81,3 +81,32 @@ def test_cli_writes_timing_outside_metrics(tmp_path, shared_cache, data_root):
     timing = json.loads((folder / "timing.json").read_text())
     assert timing["router"] == "linear" and timing["fit_seconds"] > 0 and timing["route_seconds_per_1000"] > 0
     assert "fit_seconds" not in (folder / "metrics.json").read_text()
+
+
+@pytest.mark.parametrize("name", ROUTERS)
+def test_router_beats_random_on_routerbench(name, shared_cache, data_root):
+    m = job(["data=routerbench", f"router={name}", *SMALL], shared_cache, data_root).metrics
+    ids = m["averages"]["id"]
+    assert ids[name] > ids["random"] + 2.0, ids
+
+
+@pytest.mark.parametrize("name", ["knn", "routerdc"])
+def test_router_on_a_canonical_outcome_file(name, tmp_path, shared_cache, data_root):
+    """data=outcomes on a file in the canonical schema (RouterBench exported), through the CLI."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    from avengers.outcomes import load_outcomes
+    from avengers.outcomes.schema import write_outcomes
+    from support import REPO, run_cli
+
+    cfg = OmegaConf.load(REPO / "src/avengers/conf/data/routerbench.yaml")
+    cfg.root = str(data_root)
+    path = tmp_path / "rb.parquet"
+    write_outcomes(load_outcomes(cfg).df.assign(split=None), path)
+    run_cli(["data=outcomes", f"data.path={path}", "data.ood=[mbpp]", f"router={name}", *SMALL],
+            cache=shared_cache, out=tmp_path / "out", data_root=data_root)
+    m = json.loads(next((tmp_path / "out").rglob("metrics.json")).read_text())
+    assert m["averages"]["id"][name] > m["averages"]["id"]["random"]
+    assert "mbpp" in m["benchmarks"] and m["benchmarks"]["mbpp"]["split"] == "ood"

@@ -21,7 +21,7 @@ import numpy as np
 from avengers.errors import ConfigError, did_you_mean
 from avengers.route.base import CalibrationSet, Router
 from avengers.route.single import BestSingleRouter
-from avengers.route.tuning import cv_values, expand_grid, macro_mean, paired_se, params_text, smallest_training_fold
+from avengers.route.tuning import cv_values_many, expand_grid, macro_mean, paired_se, params_text, smallest_training_fold
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ FALLBACK = "best_single"
 class AutoRouter(Router):
     def __init__(self, candidates: Mapping[str, Router], include: Sequence[str], folds: int, margin_se: float,
                  search: Mapping[str, Mapping[str, Sequence[Any]]] | None = None, name: str = "auto", top_n: int = 1,
-                 extras: Mapping[str, Any] | None = None, peek_test: bool = False) -> None:
+                 n_jobs: int = 1, extras: Mapping[str, Any] | None = None, peek_test: bool = False) -> None:
         super().__init__(name=name, top_n=top_n)
         if peek_test:
             raise ConfigError("router=auto has no † variant: it chooses among routers on the calibration split by "
@@ -41,6 +41,9 @@ class AutoRouter(Router):
         self.include = [str(n) for n in include]
         self.search = {str(k): dict(v) for k, v in (search or {}).items()}
         self.folds, self.margin_se = int(folds), float(margin_se)
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+            raise ConfigError(f"router.n_jobs={n_jobs!r} must be a positive integer (processes for the CV fits).")
+        self.n_jobs = n_jobs
         self.extras = dict(extras or {})
         for n in self.include + list(self.search):
             if n not in self.candidates:
@@ -88,11 +91,13 @@ class AutoRouter(Router):
                     log.warning("router=auto: %s %s skipped: %s", n, params_text(p), problem)
                     continue
                 rows.append((n, dict(p)))
-        held = {}
-        for n, p in rows:
-            t0 = time.perf_counter()
-            held[(n, params_text(p))] = cv_values(lambda: self._make(n, p), data, seed, self.folds)
-            log.info("router=auto: %d-fold CV of %s %s took %.1fs", self.folds, n, params_text(p), time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        templates = [(BestSingleRouter(name=FALLBACK, top_n=self.top_n) if n == FALLBACK else self.candidates[n], p)
+                     for n, p in rows]
+        values = cv_values_many(templates, data, seed, self.folds, self.n_jobs)
+        held = {(n, params_text(p)): v for (n, p), v in zip(rows, values)}
+        log.info("router=auto: %d candidates x %d folds fitted in %.1fs (%d processes)", len(rows), self.folds,
+                 time.perf_counter() - t0, self.n_jobs)
         base = held[(FALLBACK, "defaults")]
         base_score = macro_mean(base, data.benchmarks)
         self.cv_table = []

@@ -79,6 +79,34 @@ def cv_values(make: Callable[[], Router], data: CalibrationSet, seed: int, folds
     return out
 
 
+def _fold_values(template: Router, params: Mapping[str, Any], data: CalibrationSet, seed: int, folds: int,
+                 fold: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fit `template.with_params(**params)` on all folds but `fold`; (held-out rows, their scores)."""
+    fold_of = fold_ids(data.n, folds, seed)
+    tr, te = np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold)
+    router = template.with_params(**params).fit(data.subset(tr, f"cv{fold}of{folds}"), seed)
+    return te, routed_score(router, data.embeddings[te], [data.texts[i] for i in te], data.scores[te])
+
+
+def cv_values_many(candidates: Sequence[tuple[Router, Mapping[str, Any]]], data: CalibrationSet, seed: int,
+                   folds: int, n_jobs: int = 1) -> list[np.ndarray]:
+    """`cv_values` of many (router, params) candidates, the (candidate, fold) fits spread over
+    `n_jobs` processes. Each fit is seeded and independent, so the result does not depend on
+    n_jobs or on the order the fits finish in."""
+    tasks = [(c, f) for c in range(len(candidates)) for f in range(folds)]
+    if n_jobs > 1 and len(tasks) > 1:
+        from joblib import Parallel, delayed
+
+        done = Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(_fold_values)(candidates[c][0], candidates[c][1], data, seed, folds, f) for c, f in tasks)
+    else:
+        done = [_fold_values(candidates[c][0], candidates[c][1], data, seed, folds, f) for c, f in tasks]
+    out = [np.zeros(data.n) for _ in candidates]
+    for (c, _), (te, values) in zip(tasks, done):
+        out[c][te] = values
+    return out
+
+
 def paired_se(diff: np.ndarray, benchmarks: Sequence[str]) -> float:
     """Standard error (points) of the macro average of a per-query difference."""
     b = np.asarray(benchmarks)
