@@ -221,6 +221,8 @@ def test_code_answers_first_sample_vs_vote(ensemble):
     # Code: the reference takes sample 0 (wrong here); voting picks the majority program (right).
     assert first(code, ["m1"])[0].score == 0.0
     assert voted(code, ["m1"])[0].score == (0.0 if ensemble == "direct" else 1.0)
+    # The strategy's models are still drawn (and paid for).
+    assert first(code, ["m1"])[0].models == voted(code, ["m1"])[0].models
     # Other benchmarks are voted either way.
     assert first(math, ["m1"])[0].score == voted(math, ["m1"])[0].score
     with pytest.raises(ConfigError, match="code_answers"):

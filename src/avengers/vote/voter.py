@@ -13,11 +13,12 @@ import numpy as np
 from avengers.answers import pipeline_for
 from avengers.errors import ConfigError
 from avengers.split.views import QueryView
-from avengers.vote.ensemble import CONFIG_KEYS, Direct, Sample, build_strategy
+from avengers.vote.ensemble import CONFIG_KEYS, Direct, Sample, Vote, build_strategy
 
 # ensemble.code_answers: how code benchmarks (ensemble.code_benchmarks) are answered. `vote`
 # (harness): like every other benchmark, voting over the code text. `first_sample`
-# (reference): the first sample of the top-ranked model, whatever the strategy (Avengers
+# (reference): the first sample of the top-ranked model, whatever the strategy, while the
+# strategy's models are still drawn and paid for (Avengers
 # evaluate/HumanEval/humaneval.py:91-92 "TODO: code majority voting", MBPP/mbpp.py:92,
 # LiveCodeBench/livecodebench.py:134, StudentEval/studenteval.py:91).
 CODE_ANSWERS = ("vote", "first_sample")
@@ -59,8 +60,12 @@ class Voter:
 
     def __call__(self, i: int, ranked: Sequence[str]):
         bench = self.view.queries.at[i, "benchmark"]
-        strategy = self.first_sample if bench in self.code_benchmarks else self.strategy
-        vote = strategy(ranked, self.samples[i], self.norm[bench])
+        vote = self.strategy(ranked, self.samples[i], self.norm[bench])
+        if bench in self.code_benchmarks:
+            # The reference still draws what its strategy draws (and pays for it), then keeps
+            # the top model's first sample as the answer.
+            first = self.first_sample(ranked, self.samples[i], self.norm[bench])
+            vote = Vote(answer=first.answer, score=first.score, models=vote.models, expected=False)
         self.n_votes += 1
         self.n_expected += bool(vote.expected)
         self.n_grade_conflicts += bool(vote.grade_conflict)
