@@ -148,7 +148,8 @@ def build(jobs: list[Job], failed: list[Any]) -> str:
         out.append(note)
         out.append("")
         if not items:
-            out.append("_None listed yet._")
+            out.append("_None in this table: the generation stage's deviations (item sets, prompts, graders, "
+                       "sampling) are listed in [deviations_generation.md](deviations_generation.md)._")
             out.append("")
             return
         out.append("| Switch | Harness | Reference | Effect | Why the harness differs | Reference code |")
