@@ -145,3 +145,28 @@ def test_published_file_is_what_the_experiment_declares():
     layout = OmegaConf.to_container(cfg.experiment.layout)
     assert (CONF_DIR / layout["published"]["file"]) == PUBLISHED
     assert layout["published"]["tables"] == {"paper_table2": "table2", "paper_table3": "table3"}
+
+
+def test_paper_table_shows_the_published_rows_beside_the_computed_ones(paper_release, tmp_path):
+    """experiment=paper_table2 through the CLI and avengers-tables: the computed rows, then the
+    paper's published rows as their own, labelled group (facts cited, not results)."""
+    import io
+
+    from avengers.report import cli
+    from support import run_cli
+
+    root, _ = paper_release
+    out = tmp_path / "outputs"
+    run_cli(["-m", "experiment=paper_table2", "preset=harness", "seed=42", f"data.path={root}", *TINY],
+            cache=tmp_path / "cache", out=out)
+    cli.run([str(out / "paper_table2")], tmp_path / "tables", root=tmp_path, figures=False, log=io.StringIO())
+    md2 = (tmp_path / "tables" / "llmrouterbench" / "paper_table2.md").read_text()
+    md3 = (tmp_path / "tables" / "llmrouterbench" / "paper_table3.md").read_text()
+    pub = yaml.safe_load(PUBLISHED.read_text())
+    avengers = next(r for r in pub["table2"] if r["name"] == "The Avengers")
+    assert "Published (the paper's own numbers" in md2 and "The Avengers (published)" in md2
+    line = next(ln for ln in md2.splitlines() if ln.startswith("| The Avengers (published)"))
+    assert f"{avengers['avg']:.2f}" == "70.54" and line.rstrip(" |").endswith("70.54")
+    assert "| Avengers |" in md2  # the computed row is there too
+    assert "Published rows: arXiv:2505.19797" in md2
+    assert "(published)" in md3 and "StudentEval" in md3  # a paper column the release lacks is named

@@ -26,6 +26,8 @@ def format_cell(cell: dict[str, Any] | None, col: dict[str, Any], decimals: int,
     if not cell:
         return "–"
     d = _decimals_for(col, decimals, cell["mean"])
+    if cell.get("published"):
+        return f"{cell['mean']:.{d}f}"  # a number printed in the paper: no seeds, no spread
     if cell["std"] == 0.0 and cell["n"] > 1:
         text = f"{cell['mean']:.{d}f}"  # the same for every seed: no "± 0.00" (see the notes)
     else:

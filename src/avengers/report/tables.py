@@ -469,6 +469,49 @@ def common_settings(jobs: list[Job], vary: tuple[str, ...]) -> dict[str, Any] | 
     return out
 
 
+PUBLISHED_GROUP = "Published (the paper's own numbers, cited beside the computed rows; not results of this harness)"
+
+
+def published_rows(g: TableGroup, spec: dict[str, Any]) -> None:
+    """An experiment may cite a paper's published table beside its computed rows
+    (`experiment.layout.published: {file, tables: {<our table>: <paper table>}}`, file relative to
+    the package's conf/). Each published row fills the columns whose benchmark the file maps to one
+    of ours, and the average column with the printed average; the rows are their own group."""
+    from omegaconf import OmegaConf
+
+    from avengers.config import CONF_DIR
+
+    decl = None
+    for j in g.jobs:
+        exp = (j.metrics.get("config") or {}).get("experiment") or {}
+        decl = ((exp.get("layout") or {}) if isinstance(exp, dict) else {}).get("published")
+        if decl:
+            break
+    if not decl or g.table not in (decl.get("tables") or {}):
+        return
+    pub = OmegaConf.to_container(OmegaConf.load(CONF_DIR / decl["file"]), resolve=True)
+    paper_table = decl["tables"][g.table]
+    names = list(pub["benchmarks"][paper_table])
+    ours = {pub["benchmarks"][paper_table][n]: n for n in names if pub["benchmarks"][paper_table][n]}
+    cols = [c["key"] for c in spec["columns"]]
+    avg_key = next((k for k in cols if k == "avg" or k.startswith("avg_")), None)
+    for row in pub[paper_table]:
+        scores = dict(zip(names, row["scores"]))
+        cells = {k: scores[ours[k]] for k in cols if k in ours}
+        if avg_key is not None and row.get("avg") is not None:
+            cells[avg_key] = row["avg"]
+        spec["rows"].append({
+            "key": f"published:{row['name']}", "label": f"{row['name']} (published)", "section": "published",
+            "method": f"published:{row['name']}", "variant": None, "n": 0, "group": PUBLISHED_GROUP, "extra": {},
+            "cells": {k: {"mean": float(v), "std": None, "n": 0, "seeds": [], "values": [float(v)], "jobs": [],
+                          "published": True}
+                      for k, v in cells.items()},
+        })
+    missing = [n for n in names if not pub["benchmarks"][paper_table][n]]
+    spec["notes"].append(f"Published rows: {pub['source']}; averages as printed in the paper (over all its columns"
+                         + (f", including {', '.join(missing)}, which the data here lacks" if missing else "") + ").")
+
+
 def build(g: TableGroup) -> dict[str, Any]:
     """The JSON-able spec (= sidecar) of one (suite, table) group."""
     layout = parse_layout(g.layout, where=f"{g.suite}/{g.table}", vary=g.vary, adhoc=g.adhoc)
@@ -488,6 +531,7 @@ def build(g: TableGroup) -> dict[str, Any]:
         "warnings": [],
     }
     LAYOUTS.get(layout.key)(g, layout, spec)
+    published_rows(g, spec)
     for r in spec["rows"]:
         r.setdefault("group", None)
     spec["description"] = _describe(layout, g.vary)
