@@ -144,7 +144,8 @@ def non_default_settings(cfg: DictConfig, hc: DictConfig) -> dict[str, Any]:
                if not g.startswith("hydra") and g.split("/")[0] not in _BOOKKEEPING and c is not None}
     defaults = _compose(name, context).hydra.runtime.choices
     settings: dict[str, Any] = {g: c for g, c in sorted(choices.items()) if defaults.get(g) != c}
-    base = _compose(name, context + [f"{g}={c}" for g, c in sorted(choices.items())])
+    # Groups an experiment adds to the defaults list (e.g. preset) are appended, not overridden.
+    base = _compose(name, context + [f"{g}={c}" if g in defaults else f"+{g}={c}" for g, c in sorted(choices.items())])
     mine = _flat(OmegaConf.to_container(cfg, resolve=False))
     ref = _flat({k: v for k, v in OmegaConf.to_container(base, resolve=False).items() if k != "hydra"})
     missing = object()
