@@ -63,7 +63,7 @@ def test_paper_experiment_uses_the_papers_benchmarks_models_and_split():
     assert cfg.data.split_protocol == "llmrouterbench" and cfg.data.train_ratio == 0.7
     assert cfg.hydra.sweeper.params.seed == "42,2024,2025,3407,999"
     assert cfg.hydra.sweeper.params.preset == "harness,reference"
-    assert cfg.experiment.table == "paper_table2" and list(cfg.experiment.also) == ["paper_table3"]
+    assert cfg.experiment.table == "paper_table2" and [a if isinstance(a, str) else a["table"] for a in cfg.experiment.also] == ["paper_table3"]
     assert _exp("paper_table3", "data.path=/x").experiment.table == "paper_table2"
 
 

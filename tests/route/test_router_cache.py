@@ -115,3 +115,18 @@ def test_trained_routers_are_reproducible_bytes(name, data, tmp_path, monkeypatc
     a, b, c = weights(0), weights(0), weights(1)
     assert a == b
     assert a != c
+
+
+def test_every_avengers_constructor_setting_is_in_the_cache_key():
+    """A setting left out of the key would let a cached fit of another setting be restored."""
+    import inspect
+
+    from avengers.cluster.methods import KMeansClustering
+    from avengers.route.avengers import AvengersRouter
+
+    params = [p for p in inspect.signature(AvengersRouter.__init__).parameters
+              if p not in ("self", "clustering", "extras", "peek_test")]
+    base = AvengersRouter(clustering=KMeansClustering(name="kmeans", n_clusters=3)).cache_key()
+    assert set(params) <= set(base), f"missing from cache_key: {sorted(set(params) - set(base))}"
+    other = AvengersRouter(clustering=KMeansClustering(name="kmeans", n_clusters=3, random_state=42)).cache_key()
+    assert other != base

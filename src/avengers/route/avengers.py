@@ -224,11 +224,15 @@ class AvengersRouter(Router):
 
     def cache_key(self) -> dict[str, Any]:
         c = self.clustering
-        return {"class": f"{__name__}.AvengersRouter", "v": 2, "name": self.name, "top_n": self.top_n,
-                "clustering": None if c is None else {**c.key(), "auto_k": c.auto_k},
+        # Every constructor setting that can change the fit or the routing: a knob missing here
+        # would let a cached fit of another setting be restored (tests/route/test_router_cache.py).
+        return {"class": f"{__name__}.AvengersRouter", "v": 3, "name": self.name, "top_n": self.top_n,
+                "clustering": None if c is None else {**c.key(), "auto_k": c.auto_k, "random_state": c.random_state},
                 "top_k": self.top_k, "beta": self.beta, "weighting": self.weighting, "alpha": self.alpha,
                 "min_cluster_size": self.min_cluster_size, "pool_size": self.pool_size, "shrinkage": self.shrinkage,
-                "shrinkage_candidates": self.shrinkage_candidates, "cv_folds": self.cv_folds}
+                "shrinkage_candidates": self.shrinkage_candidates, "cv_folds": self.cv_folds,
+                "ties": self.ties, "pool_selection": self.pool_selection, "rank_offset": self.rank_offset,
+                "cost_norm": self.cost_norm, "missing_cost": self.missing_cost}
 
     def _fit(self, data: CalibrationSet, seed: int) -> None:
         if self.clustering is None:
