@@ -184,6 +184,8 @@ def test_corrupt_clustering_cache_in_a_real_run(baseline, data_root, tmp_path):
     assert files
     for f in files:
         f.write_bytes(f.read_bytes()[:64])
+    # The fitted-router cache would restore the whole router without reading the clustering.
+    shutil.rmtree(cache / "routers", ignore_errors=True)
     # A new output folder, so the job itself is not skipped: the fit must come from the cache.
     text = rerun_and_check(baseline, data_root, message=f"Clustering cache {files[0]} is corrupt", out=tmp_path / "o")
     assert "clustering from cache: False" in text
