@@ -477,10 +477,11 @@ def published_rows(g: TableGroup, spec: dict[str, Any]) -> None:
     (`experiment.layout.published: {file, tables: {<our table>: <paper table>}}`, file relative to
     the package's conf/). Each published row fills the columns whose benchmark the file maps to one
     of ours, and the average column with the printed average; the rows are their own group."""
+    from pathlib import Path
+
     from omegaconf import OmegaConf
 
-    from avengers.config import CONF_DIR
-
+    conf_dir = Path(__file__).resolve().parents[1] / "conf"  # the package's configs
     decl = None
     for j in g.jobs:
         exp = (j.metrics.get("config") or {}).get("experiment") or {}
@@ -489,7 +490,7 @@ def published_rows(g: TableGroup, spec: dict[str, Any]) -> None:
             break
     if not decl or g.table not in (decl.get("tables") or {}):
         return
-    pub = OmegaConf.to_container(OmegaConf.load(CONF_DIR / decl["file"]), resolve=True)
+    pub = OmegaConf.to_container(OmegaConf.load(conf_dir / decl["file"]), resolve=True)
     paper_table = decl["tables"][g.table]
     names = list(pub["benchmarks"][paper_table])
     ours = {pub["benchmarks"][paper_table][n]: n for n in names if pub["benchmarks"][paper_table][n]}
