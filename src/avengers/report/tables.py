@@ -373,8 +373,7 @@ def _methods_benchmarks(g: TableGroup, layout: Layout, spec: dict[str, Any]) -> 
 @LAYOUTS.register("pooled/benchmarks")
 def _pooled_benchmarks(g: TableGroup, layout: Layout, spec: dict[str, Any]) -> None:
     """Every method once (e.g. Table 2 over a router sweep): routers, baselines, single models."""
-    _main_layout(g, list(layout.splits), spec)
-    cols = [Col(c["key"], c["label"], None) for c in spec["columns"]]  # rebuilt below with getters
+    _main_layout(g, list(layout.splits), spec)  # header, notes; the rows are pooled below
     benches, n_test, _ = benchmarks_by_split(g.jobs)
     cols = []
     for s_ in layout.splits:
