@@ -1,8 +1,11 @@
 """End to end against a real llama.cpp server (gemma 3 270M): scripts/ci_llamacpp.sh starts it.
 
 Runs ``avengers-generate`` from the command line on a few items of two real benchmarks
-(MATH-500 and ARC-Challenge, in their published formats) with n=3 samples, then checks the
-outcome file with the ``outcomes`` data source. Skipped unless LLAMACPP_BASE_URL is set.
+(MATH-500 and ARC-Challenge, in their published formats) and of the ``e2e_words`` stand-in
+(fixtures/e2e/words.py) with n=3 samples, checks the outcome file with the ``outcomes`` data
+source, then runs the recipe on it. Gemma 3 270M scores 0 on the real benchmarks whatever the
+CPU, so the word tasks are where the two pool members differ and the router has something to
+learn. Skipped unless LLAMACPP_BASE_URL is set.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import subprocess
 
 import httpx
+import pandas as pd
 import pytest
 from collect_helpers import E2E, cli, env
 
@@ -20,6 +24,7 @@ from avengers.outcomes import load_outcomes
 pytestmark = pytest.mark.llamacpp
 
 N_ITEMS, N = 4, 3
+BENCHMARKS = ["arc_challenge", "e2e_words", "math500"]
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +41,12 @@ def _collect(base_url: str, work) -> subprocess.CompletedProcess:
     cmd = cli() + [
         "pool=local_gemma_pair",
         "benchmark=paper15",
-        "benchmark.names=[math500,arc_challenge]",
+        "benchmark.names=[math500,arc_challenge,e2e_words]",
         f"benchmark.sources.math500.path={E2E / 'math500.jsonl'}",
         f"benchmark.sources.arc_challenge.path={E2E / 'arc_challenge.jsonl'}",
+        f"+benchmark.sources.e2e_words.path={E2E / 'words.jsonl'}",
         f"benchmark.limit={N_ITEMS}",
+        "imports=[words]",
         "backend=openai",
         f"backend.base_url={base_url}",
         "backend.concurrency=2",
@@ -60,8 +67,9 @@ def test_collect_against_llamacpp(base_url, tmp_path):
     table = load_outcomes({"source": "outcomes", "path": str(out), "missing": "error"})
     df = table.df
     assert table.models == ["gemma-3-270m", "gemma-3-270m-completion"]  # chat and raw completion
-    assert table.benchmarks == ["arc_challenge", "math500"]
-    assert len(df) == 2 * 2 * N_ITEMS * N
+    assert table.benchmarks == BENCHMARKS
+    n_rows = 2 * len(BENCHMARKS) * N_ITEMS * N
+    assert len(df) == n_rows
     assert df.groupby(["benchmark", "query_id", "model"]).size().eq(N).all()
     assert sorted(df["sample"].unique()) == list(range(N))
     assert df["score"].isin([0.0, 1.0]).all()
@@ -70,14 +78,14 @@ def test_collect_against_llamacpp(base_url, tmp_path):
     assert "answered 1 of n=3 choices" in log
     with GenerationStore(tmp_path / "generations.sqlite") as st:
         rows = st.rows(("benchmark", "query_id", "sample", "text", "completion_tokens", "finish_reason"))
-    assert len(rows) == 2 * 2 * N_ITEMS * N
+    assert len(rows) == n_rows
     assert all(t and ct and ct > 0 for _b, _q, _s, t, ct, _f in rows)
 
     # a rerun finds every sample stored: nothing generated, same outcome file
     before = out.read_bytes()
     p = _collect(base_url, tmp_path)
     assert p.returncode == 0, (p.stdout + p.stderr)[-4000:]
-    assert (p.stdout + p.stderr).count(f": 0 of {2 * N_ITEMS * N} samples to generate") == 2  # per model
+    assert (p.stdout + p.stderr).count(f": 0 of {len(BENCHMARKS) * N_ITEMS * N} samples to generate") == 2  # per model
     assert out.read_bytes() == before
 
     # ... and the recipe runs on it: avengers-run data=outcomes, voting over the 3 real samples.
@@ -91,9 +99,16 @@ def test_collect_against_llamacpp(base_url, tmp_path):
         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     metrics = json.loads(next((tmp_path / "runs").rglob("metrics.json")).read_text())
-    assert set(metrics["benchmarks"]) == {"arc_challenge", "math500"}
+    assert set(metrics["benchmarks"]) == set(BENCHMARKS)
     scores = metrics["benchmarks"]["math500"]["scores"]
     assert {"model:gemma-3-270m", "model:gemma-3-270m-completion", "avengers"} <= set(scores)
+    # the raw completion endpoint follows the few-shot word pattern, the chat one echoes it: the
+    # router learned that on the calibration half and sends every word query to the former
+    words = df[df["benchmark"] == "e2e_words"].groupby("model")["score"].mean()
+    assert words["gemma-3-270m-completion"] > words["gemma-3-270m"], words
+    pred = pd.read_parquet(next((tmp_path / "runs").rglob("predictions.parquet")))
+    routed = pred[(pred["router"] == "avengers") & (pred["benchmark"] == "e2e_words")]["model"]
+    assert len(routed) > 0 and (routed == "gemma-3-270m-completion").all(), routed.tolist()
 
 
 def test_aggregator_against_llamacpp(base_url, tmp_path):
