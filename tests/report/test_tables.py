@@ -68,14 +68,21 @@ def test_table2_main_layout_values_and_sidecar(tmp_path):
     report = run(tmp_path)
     spec = spec_of(report, "table2_main")
     out = tmp_path / "results" / "routerdc"
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in out.iterdir()) == [  # no .timing.md without --timing
         "table2_main.csv", "table2_main.md", "table2_main.sources.json", "table2_main.tex"]
 
     # columns: ID benchmarks (no OOD), then Avg
     assert [c["key"] for c in spec["columns"]] == ["arc", "gsm8k", "avg"]
     # rows: every model, random, best_single, dataset_oracle, oracle, then avengers and other routers
+    # ... and RouterDC's published gain (conf/published/cited.yaml) on top of the best single-model average
     assert [r["method"] for r in spec["rows"]] == [
-        "model:alpha", "model:beta", "random", "best_single", "dataset_oracle", "oracle", "avengers", "avengers_auto"]
+        "model:alpha", "model:beta", "random", "best_single", "dataset_oracle", "oracle", "avengers", "avengers_auto",
+        "published:RouterDC†"]
+    cited = spec["rows"][-1]
+    # model:alpha's average is 55 + 2 * seed: 57 over seeds 0-2; RouterDC's abstract: +2.76
+    assert list(cited["cells"]) == ["avg"] and math.isclose(cited["cells"]["avg"]["mean"], 57.0 + 2.76)
+    assert cited["cells"]["avg"]["published"] and cited["label"] == "RouterDC† (published)"
+    assert any("NeurIPS 2024" in n and "57.00 (this table's best single model) + 2.76" in n for n in spec["notes"])
 
     rows = {r["key"]: r for r in read_csv(out / "table2_main.csv")}
     # avengers on arc: 60, 62, 64 over seeds 0, 1, 2 -> mean 62, sample std 2
@@ -107,6 +114,27 @@ def test_table2_main_layout_values_and_sidecar(tmp_path):
         metrics = json.loads((tmp_path / j["output_dir"] / "metrics.json").read_text())
         assert j["config_hash"] == metrics["config_hash"] and j["seed"] == metrics["config"]["seed"]
     assert side["n_jobs"] == 3 and side["failed"] == []
+
+
+def test_timing_companion_only_with_the_flag(tmp_path):
+    exp = make_sweep(tmp_path, "table2_main", ["router.name"], [{"router.name": "avengers"}, {"router.name": "knn"}],
+                     seeds=(0, 1))
+    for i, job in enumerate(sorted(p for p in exp.iterdir() if p.is_dir())):
+        (job / "timing.json").write_text(json.dumps({"fit_seconds": 10.0 + i, "route_seconds_per_1000": 0.5,
+                                                     "fit_from_cache": i == 0}))
+        (job / "run.json").write_text(json.dumps({"machine": {"cpu": "Test CPU"}}))
+    out = tmp_path / "results" / "routerdc"
+    run(tmp_path)
+    assert not (out / "table2_main.timing.md").exists()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    run(tmp_path, timing=True)
+    text = (out / "table2_main.timing.md").read_text()
+    # jobs sorted: router.name=avengers,seed=0 (10 s) / seed=1 (11 s), router.name=knn,seed=0 (12 s) / seed=1 (13 s)
+    assert "| router.name=avengers | 2 | 10.5 ± 0.7 | 0.500 ± 0.000 | 1 |" in text
+    assert "| router.name=knn | 2 | 12.5 ± 0.7 | 0.500 ± 0.000 | 0 |" in text
+    assert "CPU: Test CPU" in text and "Machine-dependent" in text
+    # the table itself is unchanged by the flag: its bytes never depend on the machine
+    assert all((out / name).read_bytes() == data for name, data in before.items())
 
 
 def test_table3_ood_uses_ood_benchmarks(tmp_path):

@@ -69,6 +69,7 @@ def run(
     wandb_project: str = "avengers",
     ignore: tuple[str, ...] = (),
     log: TextIO | None = None,
+    timing: bool = False,
 ) -> Report:
     """Collect, aggregate and write every table; returns what was written. Raises AvengersError."""
     log = log if log is not None else sys.stderr
@@ -106,6 +107,10 @@ def run(
                 print(f"[avengers-tables] {g.suite}/{g.table}: no data for its figure, none drawn.", file=log)
         report.specs.append(spec)
         report.groups[(g.suite, g.table)] = wandb_group(g, root_path)
+        if timing:
+            text = timing_table(g, root_path)
+            if text is not None:
+                planned.append((base.with_name(base.name + ".timing.md"), text.encode("utf-8")))
 
     for path, data in planned:
         atomic_write_bytes(path, data)
@@ -130,6 +135,51 @@ def run(
     if wandb_mode != "disabled":
         upload_wandb(report, out, wandb_mode, wandb_project)
     return report
+
+
+def timing_table(g: Any, root: Path) -> str | None:
+    """Fit and routing times of a table's rows, from each job's timing.json (None: no job has
+    one). Machine-dependent, so never part of the table itself, whose bytes must not depend on
+    where it ran: a companion file written only with --timing."""
+    from statistics import mean, stdev
+
+    rows, cpus = [], set()
+    for variant, jobs in g.variants:
+        fit, route, cached = [], [], 0
+        for j in jobs:
+            folder = Path(j.output_dir) if os.path.isabs(j.output_dir) else root / j.output_dir
+            try:
+                t = json.loads((folder / "timing.json").read_text())
+                cpus.add((json.loads((folder / "run.json").read_text()).get("machine") or {}).get("cpu") or "?")
+            except (OSError, ValueError):
+                continue
+            if t.get("fit_seconds") is not None:
+                fit.append(float(t["fit_seconds"]))
+            if t.get("route_seconds_per_1000") is not None:
+                route.append(float(t["route_seconds_per_1000"]))
+            cached += bool(t.get("fit_from_cache"))
+        if not fit and not route:
+            continue
+        fmt = lambda v, d: "–" if not v else f"{mean(v):.{d}f}" + (f" ± {stdev(v):.{d}f}" if len(v) > 1 else "")  # noqa: E731
+        label = ", ".join(f"{k}={v}" for k, v in variant.items()) or "(all)"
+        rows.append(f"| {label} | {len(fit)} | {fmt(fit, 1)} | {fmt(route, 3)} | {cached} |")
+    if not rows:
+        return None
+    return "\n".join([
+        f"# {g.suite} · {g.table}: fit and routing times",
+        "",
+        "Machine-dependent, unlike the table: written only by `avengers-tables --timing`, never by a plain "
+        "regeneration. Fit: the router's fit on the calibration split (the original fit's time when the job "
+        "restored it from the cache), in wall seconds. Routing: wall seconds per 1,000 test queries, embedding "
+        "excluded. Mean ± std over the jobs (seeds). CPU: " + ", ".join(sorted(cpus)) + ". Wall times on a "
+        "shared machine include its other jobs' load; a fit that found its clusterings or embeddings already "
+        "cached (another row of the sweep made them) is faster than a cold one.",
+        "",
+        "| row | jobs | fit (s) | route (s / 1,000 queries) | fits restored from cache |",
+        "|:---|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ])
 
 
 def wandb_group(g: Any, root: Path) -> str:
@@ -210,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="upload tables and figures as a W&B artifact (default: disabled)")
     p.add_argument("--wandb-project", default="avengers")
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any job failed")
+    p.add_argument("--timing", action="store_true",
+                   help="also write <table>.timing.md: fit and routing times per row from each job's timing.json "
+                        "(machine-dependent, so off by default)")
     return p
 
 
@@ -219,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(
             args.runs, args.out, suite=args.suite, tables=args.tables, root=args.root, decimals=args.decimals,
             figures=args.figures, wandb_mode=args.wandb, wandb_project=args.wandb_project, ignore=tuple(args.ignore),
+            timing=args.timing,
         )
     except AvengersError as e:
         print(f"avengers-tables: error: {e}", file=sys.stderr)

@@ -469,6 +469,7 @@ def common_settings(jobs: list[Job], vary: tuple[str, ...]) -> dict[str, Any] | 
 
 
 PUBLISHED_GROUP = "Published (the paper's own numbers, cited beside the computed rows; not results of this harness)"
+CITED_GROUP = "Published by other papers (cited beside the computed rows; not results of this harness)"
 
 
 def published_rows(g: TableGroup, spec: dict[str, Any]) -> None:
@@ -512,6 +513,40 @@ def published_rows(g: TableGroup, spec: dict[str, Any]) -> None:
                          + (f", including {', '.join(missing)}, which the data here lacks" if missing else "") + ").")
 
 
+def cited_rows(g: TableGroup, spec: dict[str, Any]) -> None:
+    """Other papers' published figures for this (suite, table), from conf/published/cited.yaml:
+    an average cell only, in a labelled group of its own. `avg_over_best_model` (a paper that
+    states only its gain over the best single model on the same data) is added to the best
+    single-model average of this table."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    path = Path(__file__).resolve().parents[1] / "conf" / "published" / "cited.yaml"
+    cited = (OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}).get(g.suite) or {}
+    avg_key = next((c["key"] for c in spec["columns"] if c["key"] == "avg" or c["key"].startswith("avg_")), None)
+    if avg_key is None:
+        return
+    for row in cited.get(g.table) or []:
+        if "avg" in row:
+            value, how = float(row["avg"]), "as printed"
+        else:
+            models = [r["cells"][avg_key]["mean"] for r in spec["rows"]
+                      if r.get("section") == "model" and avg_key in r["cells"]]
+            if not models:
+                continue
+            best = max(models)
+            value = best + float(row["avg_over_best_model"])
+            how = f"{best:.2f} (this table's best single model) + {float(row['avg_over_best_model']):.2f}"
+        spec["rows"].append({
+            "key": f"published:{row['name']}", "label": f"{row['name']} (published)", "section": "published",
+            "method": f"published:{row['name']}", "variant": None, "n": 0, "group": CITED_GROUP, "extra": {},
+            "cells": {avg_key: {"mean": value, "std": None, "n": 0, "seeds": [], "values": [value], "jobs": [],
+                                "published": True}},
+        })
+        spec["notes"].append(f"{row['name']} (published): {' '.join(str(row['source']).split())}; average {how}.")
+
+
 def build(g: TableGroup) -> dict[str, Any]:
     """The JSON-able spec (= sidecar) of one (suite, table) group."""
     layout = parse_layout(g.layout, where=f"{g.suite}/{g.table}", vary=g.vary, adhoc=g.adhoc)
@@ -532,6 +567,7 @@ def build(g: TableGroup) -> dict[str, Any]:
     }
     LAYOUTS.get(layout.key)(g, layout, spec)
     published_rows(g, spec)
+    cited_rows(g, spec)
     for r in spec["rows"]:
         r.setdefault("group", None)
     spec["description"] = _describe(layout, g.vary)
