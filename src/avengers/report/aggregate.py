@@ -47,6 +47,8 @@ def mean_std(values: Iterable[float]) -> tuple[float, float | None]:
     if not vals:
         raise ValueError("mean_std of no values")
     n = len(vals)
+    if all(v == vals[0] for v in vals):  # fsum(n * v) / n need not give back v exactly
+        return vals[0], (0.0 if n > 1 else None)
     mean = math.fsum(vals) / n
     if n < 2:
         return mean, None

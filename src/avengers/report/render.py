@@ -77,6 +77,22 @@ def _md_escape(text: str) -> str:
     return str(text).replace("|", "\\|")
 
 
+def compact_differences(keys: list[str], vary: list[str]) -> list[str]:
+    """When a whole config group is varied (router.name: one row per router), each row differs
+    in that group's own settings: name the group once instead of listing every key (the sidecar
+    keeps the full list)."""
+    groups = sorted({v[: -len(".name")] for v in vary if v.endswith(".name")})
+    out, folded = [], {}
+    for k in keys:
+        g = next((g for g in groups if k.startswith(g + ".")), None)
+        if g is None:
+            out.append(k)
+        else:
+            folded[g] = folded.get(g, 0) + 1
+    out += [f"{g}.* (each {g}'s own settings: {n} keys, listed in the .sources.json)" for g, n in folded.items()]
+    return out
+
+
 def render_md(spec: dict[str, Any], decimals: int = 2) -> str:
     max_n = _max_n(spec)
     cols, extras = spec["columns"], spec["extra_columns"]
@@ -96,7 +112,8 @@ def render_md(spec: dict[str, Any], decimals: int = 2) -> str:
     for note in spec["notes"]:
         out.append(f"- {note}")
     if spec.get("row_config_differences"):
-        out.append(f"- Besides {', '.join(spec['vary'])}, rows also differ in: {', '.join(spec['row_config_differences'])}.")
+        out.append(f"- Besides {', '.join(spec['vary'])}, rows also differ in: "
+                   f"{', '.join(compact_differences(spec['row_config_differences'], spec['vary']))}.")
     for w in spec["warnings"]:
         out.append(f"- Warning: {w}")
     if spec["failed"]:

@@ -45,6 +45,14 @@ METHOD_LABELS = {
     "dataset_oracle": "Dataset oracle† (upper ref., chosen on test)",
     "oracle": "Oracle",
     "avengers": "Avengers",
+    # the peer routers (route/; docs/routers.md)
+    "auto": "Auto (router chosen by calibration CV)",
+    "knn": "kNN",
+    "linear": "Linear (logistic regression)",
+    "mlp": "MLP",
+    "embedllm": "EmbedLLM",
+    "routerdc": "RouterDC (head on the frozen embedder)",
+    "routerdc_finetune": "RouterDC (fine-tuned MiniLM)",
 }
 DATASET_ORACLE_NOTE = (
     "† Dataset oracle: for each benchmark the single model that is best on that benchmark's test split "
@@ -123,7 +131,8 @@ def method_sort_key(method: str) -> tuple:
         return (0, 0, method)
     if sec == "baseline":
         return (1, BASELINES.index(method), method)
-    return (2, 0 if method == MAIN_ROUTER else 1, method)
+    # the recipe, then its variants, then the other routers
+    return (2, 0 if method == MAIN_ROUTER else 1 if method.startswith(MAIN_ROUTER + "_") else 2, method)
 
 
 def vary_label(key: str) -> str:
