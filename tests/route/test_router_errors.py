@@ -11,7 +11,7 @@ from avengers.errors import ConfigError
 
 from .synthetic import FAST, blobs, make_router
 
-ALL = ["knn", "linear", "mlp", "embedllm", "routerdc", "avengers", "auto"]
+ALL = ["knn", "linear", "mlp", "embedllm", "routerdc", "routerdc_finetune", "avengers", "auto"]
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,7 @@ def test_bad_values(override, match):
 
 
 @pytest.mark.parametrize("name,override,match", [
-    ("routerdc", "encoder=finetune", "encoder=finetune .* is not implemented"),
-    ("routerdc", "encoder=lora", "encoder='lora': use frozen"),
+    ("routerdc", "encoder=lora", r"encoder='lora': use frozen .* or finetune \(end-to-end fine-tuning"),
     ("mlp", "holdout=1.5", r"router.holdout=1.5 must be a fraction in \(0, 1\)"),
     ("mlp", "dropout=1.0", r"router.dropout=1.0 must be in \[0, 1\)"),
     ("embedllm", "learning_rate=-1", r"router.learning_rate=-1 must be a number > 0"),

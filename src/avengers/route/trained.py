@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from typing import Any, Iterator, Mapping
+import time
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -33,8 +34,23 @@ TRAINING_KEYS = ("steps", "batch_size", "learning_rate", "weight_decay", "eval_e
 
 
 @contextlib.contextmanager
-def deterministic_torch(seed: int, device: str) -> Iterator[Any]:
-    """Seeded, deterministic, single-threaded torch for the duration of one fit."""
+def single_threaded_torch() -> Iterator[Any]:
+    """Single-threaded torch with deterministic algorithms: results identical on every machine
+    (the thread count changes how matrix products are summed, and so their last bits)."""
+    import torch
+
+    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield torch
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(det)
+
+
+def check_torch_device(device: str) -> None:
+    """router.device: cpu, or cuda when torch sees a GPU (then with deterministic cuBLAS)."""
     import torch
 
     if device == "cuda":
@@ -43,15 +59,17 @@ def deterministic_torch(seed: int, device: str) -> Iterator[Any]:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
     elif device != "cpu":
         raise ConfigError(f"router.device={device!r}: use cpu or cuda.")
-    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(seed)
-    try:
+
+
+@contextlib.contextmanager
+def deterministic_torch(seed: int, device: str) -> Iterator[Any]:
+    """Seeded, deterministic, single-threaded torch for the duration of one fit."""
+    import torch
+
+    check_torch_device(device)
+    with single_threaded_torch():
+        torch.manual_seed(seed)
         yield torch
-    finally:
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(det)
 
 
 def holdout_split(data: CalibrationSet, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,8 +89,11 @@ def holdout_split(data: CalibrationSet, fraction: float, seed: int) -> tuple[np.
 class TrainedRouter(TunedRouter):
     """A torch router trained by minibatch steps with checkpoint selection (see the module doc)."""
 
+    progress_level = logging.DEBUG  # log level of the per-evaluation progress lines
+
     def __init__(self, *, device: str = "cpu", **kwargs: Any) -> None:
         self.device = str(device)
+        self.train_timing: dict[str, Any] = {}
         super().__init__(**kwargs)
 
     def validate(self, params):
@@ -99,12 +120,17 @@ class TrainedRouter(TunedRouter):
         """The nn.Module to train (parameters initialised from the seeded global RNG)."""
         raise NotImplementedError
 
+    def features(self, torch: Any, embeddings: np.ndarray, texts: Sequence[str], device: Any) -> Any:
+        """What the module sees of these queries, indexable by a tensor of rows: by default
+        their embeddings as an (n, d) tensor (RouterDC's fine-tuned encoder: their texts)."""
+        return torch.as_tensor(np.asarray(embeddings, dtype=np.float32), device=device)
+
     def loss(self, torch: Any, module: Any, x: Any, y: Any, rows: Any, gen: Any) -> Any:
-        """Loss of one batch: x (b, d) embeddings, y (b, M) scores, rows (b,) calibration rows."""
+        """Loss of one batch: x the batch's `features`, y (b, M) scores, rows (b,) calibration rows."""
         raise NotImplementedError
 
     def values(self, torch: Any, module: Any, x: Any) -> Any:
-        """(n, M) routing values of queries x, in torch (for checkpoint selection)."""
+        """(n, M) routing values of queries x (`features`), in torch (for checkpoint selection)."""
         raise NotImplementedError
 
     def export(self, module: Any) -> dict[str, np.ndarray]:
@@ -121,13 +147,16 @@ class TrainedRouter(TunedRouter):
             raise ConfigError(f"router.search.holdout: the held-out share cannot itself be searched (router={self.name}).")
         if self.peek is not None:
             train_rows = np.arange(data.n)
-            val = (self.peek.embeddings, self.peek.scores, self.peek.benchmarks)
+            val = (self.peek.embeddings, self.peek.texts, self.peek.scores, self.peek.benchmarks)
         else:
             train_rows, held = holdout_split(data, float(self.params["holdout"]), seed)
             if len(held) == 0 or len(train_rows) < 2:
                 raise ConfigError(f"router={self.name}: router.holdout={self.params['holdout']} leaves no held-out "
                                   f"(or no training) calibration queries of {data.n}; use more calibration data.")
-            val = (data.embeddings[held], data.scores[held], [data.benchmarks[i] for i in held])
+            val = (data.embeddings[held], [data.texts[i] for i in held], data.scores[held],
+                   [data.benchmarks[i] for i in held])
+        # Machine-dependent, so never stored or cached: read by benchmarks/bench_routers.py.
+        self.train_timing = {"steps": 0, "step_seconds": 0.0, "evaluations": 0, "evaluation_seconds": 0.0}
         table, best, grid = [], None, expand_grid(self.search_space())
         for p in grid:
             params = {**self.params, **p}
@@ -153,13 +182,14 @@ class TrainedRouter(TunedRouter):
                params: Mapping[str, Any], seed: int) -> tuple[float, int, dict[str, np.ndarray]]:
         """Train one candidate; (best held-out score, its step, its weights)."""
         self.prepare(data, train_rows, params, seed)
-        val_x, val_s, val_b = val
+        val_x, val_t, val_s, val_b = val
         val_s = np.asarray(val_s)
+        clock = self.train_timing  # summed over the candidates of one fit
         with deterministic_torch(seed, self.device) as torch:
             dev = torch.device(self.device)
-            x_all = torch.as_tensor(np.asarray(data.embeddings, dtype=np.float32), device=dev)
+            x_all = self.features(torch, data.embeddings, data.texts, dev)
             y_all = torch.as_tensor(np.asarray(data.scores, dtype=np.float32), device=dev)
-            x_val = torch.as_tensor(np.asarray(val_x, dtype=np.float32), device=dev)
+            x_val = self.features(torch, val_x, val_t, dev)
             rows = torch.as_tensor(train_rows, device=dev)
             module = self.build(torch, data, params, seed).to(dev)
             opt = torch.optim.AdamW(module.parameters(), lr=float(params["learning_rate"]),
@@ -168,10 +198,13 @@ class TrainedRouter(TunedRouter):
             steps, bs, every = int(params["steps"]), int(params["batch_size"]), int(params["eval_every"])
 
             def score() -> float:
+                t0 = time.perf_counter()
                 module.eval()
                 with torch.no_grad():
                     top = self.values(torch, module, x_val).argmax(dim=1).cpu().numpy()
                 module.train()
+                clock["evaluations"] += 1
+                clock["evaluation_seconds"] += time.perf_counter() - t0
                 return macro_mean(val_s[np.arange(len(top)), top], val_b)
 
             best = (score(), 0, self._snapshot(module))
@@ -181,14 +214,19 @@ class TrainedRouter(TunedRouter):
                     order, pos = torch.randperm(len(rows), generator=gen), 0
                 batch = rows[order[pos:pos + min(bs, len(rows))].to(dev)]
                 pos += bs
+                t0 = time.perf_counter()
                 opt.zero_grad()
                 loss = self.loss(torch, module, x_all[batch], y_all[batch], batch, gen)
                 loss.backward()
                 opt.step()
+                clock["steps"] += 1
+                clock["step_seconds"] += time.perf_counter() - t0
                 if step % every == 0 or step == steps:
                     s = score()
                     if s > best[0]:
                         best = (s, step, self._snapshot(module))
+                    log.log(self.progress_level, "router=%s step %d/%d: held-out score %.2f (best %.2f at step %d)",
+                            self.name, step, steps, s, best[0], best[1])
         return best[0], best[1], {k: v.astype(np.float32) for k, v in best[2].items()}
 
     def _snapshot(self, module: Any) -> dict[str, np.ndarray]:
