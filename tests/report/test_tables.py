@@ -629,3 +629,12 @@ def test_default_out_is_next_to_the_runs_never_results(tmp_path, monkeypatch):
     assert cli.main(["--runs", "outputs/routerdc_table2_main", "--no-figures"]) == 0
     assert (tmp_path / "outputs/routerdc_table2_main/tables/routerdc/table2_main.md").is_file()
     assert not (tmp_path / "results").exists()
+
+
+def test_a_varied_group_s_own_settings_are_named_once():
+    from avengers.report.render import compact_differences
+
+    keys = ["clustering.n_init", "clustering.threshold", "router.clustering.n_init", "router.beta"]
+    assert compact_differences(keys, ["clustering.name"]) == [
+        "router.beta", "clustering.* (each clustering's own settings: 3 keys, listed in the .sources.json)"]
+    assert compact_differences(keys, ["clustering.n_clusters"]) == keys  # not a whole group: every key

@@ -84,7 +84,8 @@ def compact_differences(keys: list[str], vary: list[str]) -> list[str]:
     groups = sorted({v[: -len(".name")] for v in vary if v.endswith(".name")})
     out, folded = [], {}
     for k in keys:
-        g = next((g for g in groups if k.startswith(g + ".")), None)
+        # the group's keys, and copies of them nested elsewhere (router.clustering.* mirrors clustering.*)
+        g = next((g for g in groups if f".{g}." in f".{k}"), None)
         if g is None:
             out.append(k)
         else:
