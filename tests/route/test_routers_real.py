@@ -90,7 +90,7 @@ def test_router_beats_random_on_routerbench(name, shared_cache, data_root):
     assert ids[name] > ids["random"] + 2.0, ids
 
 
-@pytest.mark.parametrize("name", ["knn", "routerdc"])
+@pytest.mark.parametrize("name", ROUTERS)
 def test_router_on_a_canonical_outcome_file(name, tmp_path, shared_cache, data_root):
     """data=outcomes on a file in the canonical schema (RouterBench exported), through the CLI."""
     import json
