@@ -92,6 +92,7 @@ def run(
     # Build everything before writing anything: an error leaves results/ untouched.
     report = Report(failed=list(failed), unplaced=list(unplaced))
     planned: list[tuple[Path, bytes]] = []
+    timed: set[frozenset[str]] = set()
     for g in groups:
         spec = json.loads(dump_json(tbl.build(g)))  # exactly what the sidecar (and the notebook) sees
         base = out / _safe(g.suite, "suite") / _safe(g.table, "table")
@@ -107,7 +108,11 @@ def run(
                 print(f"[avengers-tables] {g.suite}/{g.table}: no data for its figure, none drawn.", file=log)
         report.specs.append(spec)
         report.groups[(g.suite, g.table)] = wandb_group(g, root_path)
-        if timing:
+        # One timing file per sweep: a table fed by the same jobs as an earlier one (table3_ood
+        # by table2_main's) would repeat it.
+        jobs_key = frozenset(j.output_dir for j in g.jobs)
+        if timing and jobs_key not in timed:
+            timed.add(jobs_key)
             text = timing_table(g, root_path)
             if text is not None:
                 planned.append((base.with_name(base.name + ".timing.md"), text.encode("utf-8")))

@@ -481,16 +481,36 @@ PUBLISHED_GROUP = "Published (the paper's own numbers, cited beside the computed
 CITED_GROUP = "Published by other papers (cited beside the computed rows; not results of this harness)"
 
 
+def _package_conf(rel: str) -> dict[str, Any]:
+    """A YAML file of the package's conf/ as plain data."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / rel),
+                                  resolve=True) or {}
+
+
+def _avg_key(spec: dict[str, Any]) -> str | None:
+    return next((c["key"] for c in spec["columns"] if c["key"] == "avg" or c["key"].startswith("avg_")), None)
+
+
+def _published_row(name: str, cells: dict[str, Any], group: str) -> dict[str, Any]:
+    """A row of published numbers: no seeds, no jobs, every cell flagged `published`."""
+    return {
+        "key": f"published:{name}", "label": f"{name} (published)", "section": "published",
+        "method": f"published:{name}", "variant": None, "n": 0, "group": group, "extra": {},
+        "cells": {k: {"mean": float(v), "std": None, "n": 0, "seeds": [], "values": [float(v)], "jobs": [],
+                      "published": True}
+                  for k, v in cells.items()},
+    }
+
+
 def published_rows(g: TableGroup, spec: dict[str, Any]) -> None:
     """An experiment may cite a paper's published table beside its computed rows
     (`experiment.layout.published: {file, tables: {<our table>: <paper table>}}`, file relative to
     the package's conf/). Each published row fills the columns whose benchmark the file maps to one
     of ours, and the average column with the printed average; the rows are their own group."""
-    from pathlib import Path
-
-    from omegaconf import OmegaConf
-
-    conf_dir = Path(__file__).resolve().parents[1] / "conf"  # the package's configs
     decl = None
     for j in g.jobs:
         exp = (j.metrics.get("config") or {}).get("experiment") or {}
@@ -499,24 +519,18 @@ def published_rows(g: TableGroup, spec: dict[str, Any]) -> None:
             break
     if not decl or g.table not in (decl.get("tables") or {}):
         return
-    pub = OmegaConf.to_container(OmegaConf.load(conf_dir / decl["file"]), resolve=True)
+    pub = _package_conf(decl["file"])
     paper_table = decl["tables"][g.table]
     names = list(pub["benchmarks"][paper_table])
     ours = {pub["benchmarks"][paper_table][n]: n for n in names if pub["benchmarks"][paper_table][n]}
     cols = [c["key"] for c in spec["columns"]]
-    avg_key = next((k for k in cols if k == "avg" or k.startswith("avg_")), None)
+    avg_key = _avg_key(spec)
     for row in pub[paper_table]:
         scores = dict(zip(names, row["scores"]))
         cells = {k: scores[ours[k]] for k in cols if k in ours}
         if avg_key is not None and row.get("avg") is not None:
             cells[avg_key] = row["avg"]
-        spec["rows"].append({
-            "key": f"published:{row['name']}", "label": f"{row['name']} (published)", "section": "published",
-            "method": f"published:{row['name']}", "variant": None, "n": 0, "group": PUBLISHED_GROUP, "extra": {},
-            "cells": {k: {"mean": float(v), "std": None, "n": 0, "seeds": [], "values": [float(v)], "jobs": [],
-                          "published": True}
-                      for k, v in cells.items()},
-        })
+        spec["rows"].append(_published_row(row["name"], cells, PUBLISHED_GROUP))
     missing = [n for n in names if not pub["benchmarks"][paper_table][n]]
     spec["notes"].append(f"Published rows: {pub['source']}; averages as printed in the paper (over all its columns"
                          + (f", including {', '.join(missing)}, which the data here lacks" if missing else "") + ").")
@@ -527,13 +541,8 @@ def cited_rows(g: TableGroup, spec: dict[str, Any]) -> None:
     an average cell only, in a labelled group of its own. `avg_over_best_model` (a paper that
     states only its gain over the best single model on the same data) is added to the best
     single-model average of this table."""
-    from pathlib import Path
-
-    from omegaconf import OmegaConf
-
-    path = Path(__file__).resolve().parents[1] / "conf" / "published" / "cited.yaml"
-    cited = (OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}).get(g.suite) or {}
-    avg_key = next((c["key"] for c in spec["columns"] if c["key"] == "avg" or c["key"].startswith("avg_")), None)
+    cited = _package_conf("published/cited.yaml").get(g.suite) or {}
+    avg_key = _avg_key(spec)
     if avg_key is None:
         return
     for row in cited.get(g.table) or []:
@@ -547,12 +556,7 @@ def cited_rows(g: TableGroup, spec: dict[str, Any]) -> None:
             best = max(models)
             value = best + float(row["avg_over_best_model"])
             how = f"{best:.2f} (this table's best single model) + {float(row['avg_over_best_model']):.2f}"
-        spec["rows"].append({
-            "key": f"published:{row['name']}", "label": f"{row['name']} (published)", "section": "published",
-            "method": f"published:{row['name']}", "variant": None, "n": 0, "group": CITED_GROUP, "extra": {},
-            "cells": {avg_key: {"mean": value, "std": None, "n": 0, "seeds": [], "values": [value], "jobs": [],
-                                "published": True}},
-        })
+        spec["rows"].append(_published_row(row["name"], {avg_key: value}, CITED_GROUP))
         spec["notes"].append(f"{row['name']} (published): {' '.join(str(row['source']).split())}; average {how}.")
 
 
